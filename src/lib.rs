@@ -1,0 +1,1 @@
+//! vox-messenger SDK (skeleton; see issue 4).

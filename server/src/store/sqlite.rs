@@ -1,0 +1,1 @@
+//! SQLite implementation (to be written)

@@ -83,7 +83,10 @@ pub enum FrameError {
     #[error("unknown frame type {0:?}")]
     UnknownType(String),
     #[error("frame of type {ty:?} lacks field {field:?}")]
-    MissingField { ty: &'static str, field: &'static str },
+    MissingField {
+        ty: &'static str,
+        field: &'static str,
+    },
 }
 
 #[derive(Deserialize)]
@@ -106,9 +109,14 @@ impl Frame {
         let seq = |ty: &'static str| raw.seq.ok_or(FrameError::MissingField { ty, field: "seq" });
         Ok(match raw.ty.as_ref() {
             "id" => Frame::Id {
-                id: raw.id.clone().ok_or(FrameError::MissingField { ty: "id", field: "id" })?,
+                id: raw.id.clone().ok_or(FrameError::MissingField {
+                    ty: "id",
+                    field: "id",
+                })?,
             },
-            "lastrx" => Frame::LastRx { seq: seq("lastrx")? },
+            "lastrx" => Frame::LastRx {
+                seq: seq("lastrx")?,
+            },
             "ack" => Frame::Ack { seq: seq("ack")? },
             "close" => Frame::Close { seq: seq("close")? },
             "error" => Frame::Error,
@@ -116,7 +124,10 @@ impl Frame {
                 seq: seq("msg")?,
                 payload: raw
                     .payload
-                    .ok_or(FrameError::MissingField { ty: "msg", field: "payload" })?
+                    .ok_or(FrameError::MissingField {
+                        ty: "msg",
+                        field: "payload",
+                    })?
                     .to_owned(),
             },
             other => return Err(FrameError::UnknownType(other.to_owned())),
@@ -127,7 +138,10 @@ impl Frame {
     pub fn encode(&self) -> String {
         match self {
             Frame::Id { id } => {
-                format!(r#"{{"type":"id","id":{}}}"#, serde_json::to_string(id).expect("string"))
+                format!(
+                    r#"{{"type":"id","id":{}}}"#,
+                    serde_json::to_string(id).expect("string")
+                )
             }
             Frame::LastRx { seq } => format!(r#"{{"type":"lastrx","seq":{seq}}}"#),
             Frame::Ack { seq } => format!(r#"{{"type":"ack","seq":{seq}}}"#),
@@ -181,10 +195,25 @@ mod tests {
     #[test]
     fn rejects_bad_frames() {
         assert!(matches!(Frame::decode("{"), Err(FrameError::Json(_))));
-        assert!(matches!(Frame::decode(r#"{"type":"bogus"}"#), Err(FrameError::UnknownType(_))));
-        assert!(matches!(Frame::decode(r#"{"type":"msg","seq":1}"#), Err(FrameError::MissingField { .. })));
-        assert!(matches!(Frame::decode(r#"{"type":"ack"}"#), Err(FrameError::MissingField { .. })));
-        assert!(matches!(Frame::decode(r#"{"type":"ack","seq":-1}"#), Err(FrameError::Json(_))));
-        assert!(matches!(Frame::decode(r#"[1,2]"#), Err(FrameError::Json(_))));
+        assert!(matches!(
+            Frame::decode(r#"{"type":"bogus"}"#),
+            Err(FrameError::UnknownType(_))
+        ));
+        assert!(matches!(
+            Frame::decode(r#"{"type":"msg","seq":1}"#),
+            Err(FrameError::MissingField { .. })
+        ));
+        assert!(matches!(
+            Frame::decode(r#"{"type":"ack"}"#),
+            Err(FrameError::MissingField { .. })
+        ));
+        assert!(matches!(
+            Frame::decode(r#"{"type":"ack","seq":-1}"#),
+            Err(FrameError::Json(_))
+        ));
+        assert!(matches!(
+            Frame::decode(r#"[1,2]"#),
+            Err(FrameError::Json(_))
+        ));
     }
 }

@@ -108,6 +108,11 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything the server needs from storage. All methods are atomic.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip to the backend (for health endpoints). The default reports healthy.
+    async fn health_check(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
     // --- accounts and applications -------------------------------------------------------
     /// Create an account, optionally as a child of `parent` (which must exist).
     async fn create_account(&self, name: &str, parent: Option<&str>) -> StoreResult<Account>;
@@ -123,14 +128,19 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_name(&self, name: &UserRef) -> StoreResult<Option<User>>;
     async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
     async fn list_users(&self, app: Option<&str>, account: Option<&str>) -> StoreResult<Vec<User>>;
+    /// Replace the password digests of a live user and revoke all of its tokens and one-time
+    /// keys (a password is changed because it leaked). `NotFound` for a missing or deleted user.
     async fn set_password(&self, name: &UserRef, password: &str) -> StoreResult<()>;
+    /// `NotFound` for a missing or deleted user.
     async fn set_display_name(&self, name: &UserRef, display_name: &str) -> StoreResult<()>;
     /// Mark a user deleted (the row and its IM id stay, as the protocol reports deleted users)
-    /// and revoke all of its tokens and one-time keys.
+    /// and revoke all of its tokens and one-time keys. Deleting a deleted user succeeds.
     async fn delete_user(&self, name: &UserRef) -> StoreResult<()>;
 
     // --- tokens --------------------------------------------------------------------------
-    /// Store a token by the SHA-256 hex hash of its value.
+    /// Store a token by the SHA-256 hex hash of its value. `NotFound` when the user is missing
+    /// or deleted (so a login racing `delete_user` leaves no live token); `Conflict` for a taken
+    /// hash.
     async fn insert_token(&self, hash: &str, row: TokenRow) -> StoreResult<()>;
     /// Find an access or refresh token by hash (expired ones too; callers check `expires_at`).
     async fn find_token(&self, hash: &str) -> StoreResult<Option<TokenRow>>;
@@ -141,7 +151,8 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_tokens(&self, user_id: i64) -> StoreResult<()>;
 
     // --- one-time login keys --------------------------------------------------------------
-    /// Store the user's one-time key; a newer key replaces (voids) the older one.
+    /// Store the user's one-time key; a newer key replaces (voids) the older one. `NotFound`
+    /// when the user is missing or deleted.
     async fn put_one_time_key(&self, user_id: i64, key: &str, expires_at: i64) -> StoreResult<()>;
     /// Remove and return the user's current key `(key, expires_at)`, atomically (single use).
     async fn take_one_time_key(&self, user_id: i64) -> StoreResult<Option<(String, i64)>>;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit and integration tests (real sockets, real SQLite files), then the
+# official Web SDK conformance test in headless Chromium against the real server binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo build"
+cargo build --workspace --all-targets --locked
+
+echo "== cargo test"
+cargo test --workspace --locked
+
+echo "== Web SDK conformance (headless Chromium)"
+VOX_SERVER_BIN="$PWD/target/debug/vox-messenger-server" npm --prefix conformance test

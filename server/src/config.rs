@@ -1,0 +1,253 @@
+//! Server configuration: command-line flags, environment variables (`VOX_*`) and an optional TOML
+//! file, in that order of precedence (flag > env > file > default).
+//!
+//! `vox-messenger-server serve --dev` needs nothing else: it listens on 127.0.0.1, makes a
+//! self-signed certificate, uses a temporary SQLite file (or `--db`), creates demo users and prints
+//! how to connect.
+
+use clap::Args;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Flags of `serve` (each also readable from the environment variable shown by `--help`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (keys named like the long flags, with `_` for `-`).
+    #[arg(long, env = "VOX_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Development mode: 127.0.0.1, a self-signed certificate, demo account `acc`, app `app`,
+    /// users user1..user3 (password `secret`), a printed admin key.
+    #[arg(long, env = "VOX_DEV")]
+    pub dev: bool,
+    /// Main listener (HTTPS + WSS when TLS is configured or in dev mode; plain otherwise).
+    #[arg(long, env = "VOX_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// An additional plain `ws://`/`http://` listener for native clients on a trusted network.
+    /// Off unless set.
+    #[arg(long, env = "VOX_PLAIN_LISTEN")]
+    pub plain_listen: Option<SocketAddr>,
+    /// Admin HTTP API listener (off unless set, or 127.0.0.1:8444 in dev mode).
+    #[arg(long, env = "VOX_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Bearer key for the admin API (dev mode generates one when absent).
+    #[arg(long, env = "VOX_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// PEM certificate chain for TLS.
+    #[arg(long, env = "VOX_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    #[arg(long, env = "VOX_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// SQLite database file (created when missing). Set by the global `--db` flag.
+    #[arg(skip)]
+    pub db: Option<PathBuf>,
+    /// Folder served over the main listener at `/` (the demo page lives in `web/`).
+    #[arg(long, env = "VOX_WEB_ROOT")]
+    pub web_root: Option<PathBuf>,
+    /// Domain suffix of login names (`user@app.account.<domain>`).
+    #[arg(long, env = "VOX_DOMAIN")]
+    pub domain: Option<String>,
+    /// How long a dropped connection can be resumed, in seconds.
+    #[arg(long, env = "VOX_RESUME_WINDOW_SECS")]
+    pub resume_window_secs: Option<u64>,
+    /// Largest accepted WebSocket message, in bytes.
+    #[arg(long, env = "VOX_MAX_MESSAGE_BYTES")]
+    pub max_message_bytes: Option<usize>,
+    /// Access token lifetime, seconds.
+    #[arg(long, env = "VOX_ACCESS_TOKEN_TTL_SECS")]
+    pub access_token_ttl_secs: Option<u64>,
+    /// Refresh token lifetime, seconds.
+    #[arg(long, env = "VOX_REFRESH_TOKEN_TTL_SECS")]
+    pub refresh_token_ttl_secs: Option<u64>,
+    /// One-time login key lifetime, seconds.
+    #[arg(long, env = "VOX_ONE_TIME_KEY_TTL_SECS")]
+    pub one_time_key_ttl_secs: Option<u64>,
+    /// Failed logins allowed per user name within the lockout window.
+    #[arg(long, env = "VOX_LOGIN_FAILURES_PER_USER")]
+    pub login_failures_per_user: Option<u32>,
+    /// Failed logins allowed per peer IP address within the lockout window.
+    #[arg(long, env = "VOX_LOGIN_FAILURES_PER_PEER")]
+    pub login_failures_per_peer: Option<u32>,
+    /// Lockout window for failed logins, seconds.
+    #[arg(long, env = "VOX_LOGIN_LOCKOUT_SECS")]
+    pub login_lockout_secs: Option<u64>,
+}
+
+/// The same keys, read from the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    dev: Option<bool>,
+    listen: Option<SocketAddr>,
+    plain_listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+    admin_key: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    db: Option<PathBuf>,
+    web_root: Option<PathBuf>,
+    domain: Option<String>,
+    resume_window_secs: Option<u64>,
+    max_message_bytes: Option<usize>,
+    access_token_ttl_secs: Option<u64>,
+    refresh_token_ttl_secs: Option<u64>,
+    one_time_key_ttl_secs: Option<u64>,
+    login_failures_per_user: Option<u32>,
+    login_failures_per_peer: Option<u32>,
+    login_lockout_secs: Option<u64>,
+}
+
+/// How the main listener gets its certificate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TlsSetup {
+    /// Plain HTTP/WS only.
+    None,
+    /// Certificate chain and key from PEM files.
+    Files { cert: PathBuf, key: PathBuf },
+    /// Generate a self-signed certificate for 127.0.0.1/localhost and write it to this folder.
+    SelfSigned { dir: PathBuf },
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub dev: bool,
+    pub listen: SocketAddr,
+    pub plain_listen: Option<SocketAddr>,
+    pub admin_listen: Option<SocketAddr>,
+    pub admin_key: Option<String>,
+    pub tls: TlsSetup,
+    pub db: PathBuf,
+    pub web_root: Option<PathBuf>,
+    pub domain: String,
+    pub resume_window: Duration,
+    pub max_message_bytes: usize,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub one_time_key_ttl: Duration,
+    pub login_failures_per_user: u32,
+    pub login_failures_per_peer: u32,
+    pub login_lockout: Duration,
+    /// Folder for generated files (dev certificate, temporary database).
+    pub data_dir: PathBuf,
+}
+
+/// Default size limit of one WebSocket message: 1 MiB. Messenger payloads are small (a message
+/// text is at most 5 000 characters, conversation custom data 5 KB); anything larger is refused
+/// with close code 1009 instead of being buffered (tungstenite's default would be 64 MiB).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1 << 20;
+
+impl Config {
+    /// Resolve flags/env over the optional TOML file over defaults.
+    pub fn resolve(args: &ServeArgs) -> Result<Config, String> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .map_err(|e| format!("config file {}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let dev = args.dev || file.dev.unwrap_or(false);
+        let tls_cert = args.tls_cert.clone().or(file.tls_cert);
+        let tls_key = args.tls_key.clone().or(file.tls_key);
+        let db = args.db.clone().or(file.db);
+        let data_dir = match &db {
+            Some(p) => p
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| p.to_path_buf())
+                .unwrap_or_else(|| PathBuf::from(".")),
+            None if dev => {
+                let dir =
+                    std::env::temp_dir().join(format!("vox-messenger-dev-{}", std::process::id()));
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                dir
+            }
+            None => PathBuf::from("."),
+        };
+        let tls = match (tls_cert, tls_key) {
+            (Some(cert), Some(key)) => TlsSetup::Files { cert, key },
+            (None, None) if dev => TlsSetup::SelfSigned {
+                dir: data_dir.clone(),
+            },
+            (None, None) => TlsSetup::None,
+            _ => return Err("--tls-cert and --tls-key must be given together".into()),
+        };
+        let default_listen: SocketAddr = if dev {
+            "127.0.0.1:8443".parse().unwrap()
+        } else if tls == TlsSetup::None {
+            "0.0.0.0:8080".parse().unwrap()
+        } else {
+            "0.0.0.0:8443".parse().unwrap()
+        };
+        let admin_listen = args
+            .admin_listen
+            .or(file.admin_listen)
+            .or_else(|| dev.then(|| "127.0.0.1:8444".parse().unwrap()));
+        let admin_key = args.admin_key.clone().or(file.admin_key);
+        if admin_listen.is_some() && admin_key.is_none() && !dev {
+            return Err("the admin API needs --admin-key (or VOX_ADMIN_KEY)".into());
+        }
+        if let Some(k) = &admin_key
+            && k.len() < 16 {
+                return Err("the admin key must be at least 16 characters".into());
+            }
+        let secs =
+            |a: Option<u64>, f: Option<u64>, d: u64| Duration::from_secs(a.or(f).unwrap_or(d));
+        Ok(Config {
+            dev,
+            listen: args.listen.or(file.listen).unwrap_or(default_listen),
+            plain_listen: args.plain_listen.or(file.plain_listen),
+            admin_listen,
+            admin_key,
+            tls,
+            db: db.unwrap_or_else(|| {
+                data_dir.join(if dev {
+                    "vox-dev.sqlite3"
+                } else {
+                    "vox-messenger.sqlite3"
+                })
+            }),
+            web_root: args.web_root.clone().or(file.web_root).or_else(|| {
+                let w = PathBuf::from("web");
+                (dev && w.is_dir()).then_some(w)
+            }),
+            domain: args
+                .domain
+                .clone()
+                .or(file.domain)
+                .unwrap_or_else(|| "voximplant.com".into()),
+            resume_window: secs(args.resume_window_secs, file.resume_window_secs, 60),
+            max_message_bytes: args
+                .max_message_bytes
+                .or(file.max_message_bytes)
+                .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES),
+            access_token_ttl: secs(
+                args.access_token_ttl_secs,
+                file.access_token_ttl_secs,
+                48 * 3600,
+            ),
+            refresh_token_ttl: secs(
+                args.refresh_token_ttl_secs,
+                file.refresh_token_ttl_secs,
+                30 * 86400,
+            ),
+            one_time_key_ttl: secs(args.one_time_key_ttl_secs, file.one_time_key_ttl_secs, 300),
+            login_failures_per_user: args
+                .login_failures_per_user
+                .or(file.login_failures_per_user)
+                .unwrap_or(10),
+            login_failures_per_peer: args
+                .login_failures_per_peer
+                .or(file.login_failures_per_peer)
+                .unwrap_or(50),
+            login_lockout: secs(args.login_lockout_secs, file.login_lockout_secs, 300),
+            data_dir,
+        })
+    }
+}

@@ -1,0 +1,244 @@
+//! A raw protocol client for server tests: real sockets, frames checked one by one.
+#![allow(dead_code)]
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use vox_messenger_server::config::{Config, ServeArgs};
+use vox_messenger_server::server::{self, RunningServer};
+
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub srv: RunningServer,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub fn plain(&self) -> SocketAddr {
+        self.srv.plain_addr.expect("plain listener")
+    }
+}
+
+/// Start an in-process dev server (TLS main listener + a plain listener) on ephemeral ports.
+pub async fn start_with(tweak: impl FnOnce(&mut ServeArgs)) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = ServeArgs {
+        dev: true,
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        plain_listen: Some("127.0.0.1:0".parse().unwrap()),
+        admin_listen: Some("127.0.0.1:0".parse().unwrap()),
+        db: Some(dir.path().join("test.sqlite3")),
+        ..Default::default()
+    };
+    tweak(&mut args);
+    let config = Config::resolve(&args).expect("config");
+    let srv = server::start(config).await.expect("server starts");
+    TestServer { srv, dir }
+}
+
+pub async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What the raw client observed when it read the next thing from the socket.
+#[derive(Debug)]
+pub enum Got {
+    Frame(Value),
+    Closed(Option<u16>),
+}
+
+pub struct RawClient {
+    pub ws: Ws,
+    /// The server's frames the test has read, in order.
+    pub seen: Vec<Value>,
+    pub next_seq: u64,
+    pub conn_id: Option<String>,
+}
+
+pub fn url(addr: SocketAddr, scheme: &str, id: Option<&str>) -> String {
+    let mut u = format!(
+        "{scheme}://{addr}/platform?version=5&client_version=4.13.1-3005&video=true&ccheck=false&client_platform=chrome&im_version=2&acd_version=1"
+    );
+    if let Some(id) = id {
+        u.push_str("&id=");
+        u.push_str(id);
+    }
+    u.push_str("&features=1");
+    u
+}
+
+impl RawClient {
+    pub async fn open(url: &str) -> RawClient {
+        let (ws, _) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("connect timeout")
+            .expect("connect");
+        RawClient {
+            ws,
+            seen: vec![],
+            next_seq: 1,
+            conn_id: None,
+        }
+    }
+
+    pub async fn open_tls(url: &str, cert_pem: &std::path::Path) -> RawClient {
+        let mut roots = rustls::RootCertStore::empty();
+        let pem = std::fs::read(cert_pem).unwrap();
+        for c in rustls_pemfile::certs(&mut pem.as_slice()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let (ws, _) = tokio::time::timeout(
+            TIMEOUT,
+            tokio_tungstenite::connect_async_tls_with_config(
+                url,
+                None,
+                true,
+                Some(tokio_tungstenite::Connector::Rustls(Arc::new(cfg))),
+            ),
+        )
+        .await
+        .expect("connect timeout")
+        .expect("connect");
+        RawClient {
+            ws,
+            seen: vec![],
+            next_seq: 1,
+            conn_id: None,
+        }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_json(&mut self, v: Value) {
+        self.send_text(&v.to_string()).await;
+    }
+
+    /// Send a `msg` with the next client seq.
+    pub async fn send_msg(&mut self, payload: Value) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.send_json(json!({"type": "msg", "seq": seq, "payload": payload}))
+            .await;
+        seq
+    }
+
+    pub async fn next(&mut self) -> Got {
+        loop {
+            let m = tokio::time::timeout(TIMEOUT, self.ws.next())
+                .await
+                .expect("timed out waiting for the server");
+            match m {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).expect("server sent JSON");
+                    self.seen.push(v.clone());
+                    return Got::Frame(v);
+                }
+                Some(Ok(Message::Close(f))) => {
+                    return Got::Closed(f.map(|f: CloseFrame| u16::from(f.code)));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Got::Closed(None),
+            }
+        }
+    }
+
+    pub async fn frame(&mut self) -> Value {
+        match self.next().await {
+            Got::Frame(v) => v,
+            Got::Closed(c) => panic!("socket closed ({c:?}) while a frame was expected"),
+        }
+    }
+
+    /// Read frames until a `msg` arrives, returning it (acks and others are kept in `seen`).
+    pub async fn msg(&mut self) -> Value {
+        loop {
+            let f = self.frame().await;
+            if f["type"] == "msg" {
+                return f;
+            }
+        }
+    }
+
+    /// Read until the socket closes; returns the close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            if let Got::Closed(c) = self.next().await {
+                return c;
+            }
+        }
+    }
+
+    /// The `version=5` handshake of a new connection, as the Web SDK does it.
+    pub async fn handshake(&mut self) {
+        let id = self.frame().await;
+        assert_eq!(id["type"], "id", "first frame must be id: {id}");
+        self.conn_id = Some(id["id"].as_str().expect("id string").to_owned());
+        self.send_json(json!({"type": "lastrx", "seq": 0})).await;
+        assert_eq!(self.frame().await, json!({"type": "lastrx", "seq": 0}));
+        assert_eq!(
+            self.frame().await,
+            json!({"type": "msg", "seq": 1, "payload": {"name": "__createConnection", "params": []}})
+        );
+    }
+
+    pub async fn ack(&mut self, seq: u64) {
+        self.send_json(json!({"type": "ack", "seq": seq})).await;
+    }
+
+    /// Send an RPC and return the first `msg` reply payload (after checking it was ACKed first).
+    pub async fn rpc(&mut self, name: &str, params: Value) -> Value {
+        let seq = self.send_msg(json!({"name": name, "params": params})).await;
+        let ack = self.frame().await;
+        assert_eq!(
+            ack,
+            json!({"type": "ack", "seq": seq}),
+            "server must ACK before replying"
+        );
+        self.msg().await["payload"].clone()
+    }
+}
+
+pub fn md5_digest(user: &str, password: &str) -> String {
+    vox_protocol::auth::password_digest_md5(user, password)
+}
+
+pub fn sha256_digest(user: &str, password: &str) -> String {
+    vox_protocol::auth::password_digest_sha256(user, password)
+}
+
+pub const USER1: &str = "user1@app.acc.voximplant.com";
+
+/// Connect on the plain listener, handshake and log in as `user` with password `secret`.
+pub async fn logged_in(ts: &TestServer, user: &str) -> (RawClient, Value) {
+    let mut c = RawClient::open(&url(ts.plain(), "ws", None)).await;
+    c.handshake().await;
+    let short = user.split('@').next().unwrap();
+    let reply = c
+        .rpc(
+            "login",
+            json!([user, md5_digest(short, "secret"), {"credentialType": "md5"}]),
+        )
+        .await;
+    assert_eq!(reply["name"], "loginSuccessful", "{reply}");
+    (c, reply)
+}

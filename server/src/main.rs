@@ -8,11 +8,7 @@ use vox_messenger_server::store::sqlite::SqliteStore;
 
 /// Self-hostable Messenger server speaking the Voximplant Web SDK wire protocol.
 #[derive(Parser)]
-#[command(
-    name = "vox-messenger-server",
-    version,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "vox-messenger-server", version)]
 struct Cli {
     /// SQLite database file.
     #[arg(long, env = "VOX_DB", global = true)]

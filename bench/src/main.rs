@@ -30,7 +30,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Parser, Clone)]
-#[command(name = "vox-bench", about = "Fan-out benchmark: vox-messenger-server vs NATS core")]
+#[command(
+    name = "vox-bench",
+    about = "Fan-out benchmark: vox-messenger-server vs NATS core"
+)]
 struct Args {
     /// The server binary (build it with `cargo build --release -p vox-messenger-server`).
     #[arg(long, default_value = "target/release/vox-messenger-server")]
@@ -199,9 +202,10 @@ async fn run(args: Args) -> Result<(), String> {
         );
     }
     for r in results.iter().filter(|r| r.label.starts_with("vox")) {
-        if let Some(base) = results.iter().find(|b| {
-            b.label.starts_with("nats") && b.members == r.members && b.rate == r.rate
-        }) && let (Some(a), Some(b)) = (r.cpu_per_delivery_us, base.cpu_per_delivery_us)
+        if let Some(base) = results
+            .iter()
+            .find(|b| b.label.starts_with("nats") && b.members == r.members && b.rate == r.rate)
+            && let (Some(a), Some(b)) = (r.cpu_per_delivery_us, base.cpu_per_delivery_us)
             && b > 0.0
         {
             println!(
@@ -282,9 +286,10 @@ impl VoxServer {
     fn start(args: &Args, durable: bool) -> Result<VoxServer, String> {
         let dir = TempDir::new("vox");
         let mut cmd = pinned(args.server_cpu, &args.server_bin);
-        cmd.arg("--db")
+        cmd.arg("serve")
+            .arg("--db")
             .arg(dir.0.join("bench.sqlite3"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0"])
             .args(["--admin-listen", "127.0.0.1:0", "--admin-key", ADMIN_KEY])
             // The benchmark floods one conversation on purpose: no per-session rate limit.
             .args(["--msg-rate-per-second", "0", "--msg-rate-per-minute", "0"])
@@ -676,7 +681,8 @@ async fn run_vox(
     }
     let sent = counts.in_window.load(Ordering::Relaxed);
     let expected = sent * n as u64;
-    let (deliveries, latency, ack, errors, cpu) = collect(&recs, expected, server.pid(), cpu0).await;
+    let (deliveries, latency, ack, errors, cpu) =
+        collect(&recs, expected, server.pid(), cpu0).await;
     let result = RunResult {
         label,
         members: n,
@@ -737,7 +743,12 @@ async fn user_ids(server: &VoxServer, n: usize) -> Result<Vec<i64>, String> {
     Ok(ids)
 }
 
-async fn run_nats(args: &Args, nats: &NatsServer, n: usize, rate: u64) -> Result<RunResult, String> {
+async fn run_nats(
+    args: &Args,
+    nats: &NatsServer,
+    n: usize,
+    rate: u64,
+) -> Result<RunResult, String> {
     let senders = args.senders.min(n);
     let subject = format!("bench.{n}.{rate}");
     let mut recs = Vec::with_capacity(n);
@@ -768,10 +779,16 @@ async fn run_nats(args: &Args, nats: &NatsServer, n: usize, rate: u64) -> Result
         let counts = counts.clone();
         let subject = subject.clone();
         let mut k = 0u64;
-        tasks.push(tokio::spawn(pace(per_sender, win.1, win, counts, move |t| {
-            k += 1;
-            conn.publish(&subject, format!("{t} {k}").as_bytes())
-        })));
+        tasks.push(tokio::spawn(pace(
+            per_sender,
+            win.1,
+            win,
+            counts,
+            move |t| {
+                k += 1;
+                conn.publish(&subject, format!("{t} {k}").as_bytes())
+            },
+        )));
     }
     until_ns(win.0).await;
     let pid = nats.child.id();

@@ -97,7 +97,9 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     let tick = clock_tick();
-    Some(Duration::from_secs_f64((utime + stime) as f64 / tick as f64))
+    Some(Duration::from_secs_f64(
+        (utime + stime) as f64 / tick as f64,
+    ))
 }
 
 fn clock_tick() -> u64 {

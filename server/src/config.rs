@@ -194,9 +194,10 @@ impl Config {
             return Err("the admin API needs --admin-key (or VOX_ADMIN_KEY)".into());
         }
         if let Some(k) = &admin_key
-            && k.len() < 16 {
-                return Err("the admin key must be at least 16 characters".into());
-            }
+            && k.len() < 16
+        {
+            return Err("the admin key must be at least 16 characters".into());
+        }
         let secs =
             |a: Option<u64>, f: Option<u64>, d: u64| Duration::from_secs(a.or(f).unwrap_or(d));
         Ok(Config {

@@ -239,13 +239,12 @@ impl Connection {
                 });
             }
         }
-        if wrote
-            && let Err(e) = socket.flush().await {
-                return Err(Drop {
-                    code: 1011,
-                    reason: format!("write failed: {e}"),
-                });
-            }
+        if wrote && let Err(e) = socket.flush().await {
+            return Err(Drop {
+                code: 1011,
+                reason: format!("write failed: {e}"),
+            });
+        }
         Ok(())
     }
 

@@ -10,8 +10,8 @@ use common::within;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use vox_messenger::{
-    Client, ClientConfig, ConversationConfig, ConversationParticipant, CredentialType,
-    JsonObject, LoginOptions, Messenger, MessengerNotification,
+    Client, ClientConfig, ConversationConfig, ConversationParticipant, CredentialType, JsonObject,
+    LoginOptions, Messenger, MessengerNotification,
 };
 
 const CONV: &str = "67983249-cf74-435d-9b3a-1e7ade7ab84a";
@@ -47,7 +47,11 @@ fn normalise(mut payload: Value, ours: bool) -> String {
         if ours {
             let parsed = uuid::Uuid::parse_str(u.as_str().expect("uuid string")).expect("a UUID");
             assert_eq!(parsed.get_version_num(), 4);
-            assert_eq!(u.as_str().unwrap(), parsed.hyphenated().to_string(), "lowercase");
+            assert_eq!(
+                u.as_str().unwrap(),
+                parsed.hyphenated().to_string(),
+                "lowercase"
+            );
         }
         *u = json!("<uuid>");
     }
@@ -74,10 +78,22 @@ fn rpc_call(c: &Client, call: &str) -> bool {
     let u = common::USER1;
     match call {
         "login(password)" => {
-            c.login_cb(u, "secret", CredentialType::Md5, LoginOptions::default(), ignore);
+            c.login_cb(
+                u,
+                "secret",
+                CredentialType::Md5,
+                LoginOptions::default(),
+                ignore,
+            );
         }
         "login(wrong password)" => {
-            c.login_cb(u, "wrong", CredentialType::Md5, LoginOptions::default(), ignore);
+            c.login_cb(
+                u,
+                "wrong",
+                CredentialType::Md5,
+                LoginOptions::default(),
+                ignore,
+            );
         }
         "login(unknown user)" => {
             c.login_cb(
@@ -290,7 +306,11 @@ fn messaging_call(m: &Messenger, call: &str) -> bool {
             conv().remove_participants_cb(&[ConversationParticipant::new(1003)], ignore);
         }
         "conversation.sendMessage(text,payload)" => {
-            conv().send_message_cb("hello world", vec![obj(json!({"type": "card", "id": 7}))], ignore);
+            conv().send_message_cb(
+                "hello world",
+                vec![obj(json!({"type": "card", "id": 7}))],
+                ignore,
+            );
         }
         "message.update()" => {
             msg().update_cb("hello again", vec![obj(json!({"edited": true}))], ignore);
@@ -349,7 +369,9 @@ async fn every_recorded_web_sdk_frame_is_reproduced() {
     // Messaging: one logged-in client, calls in the recorded order.
     let mut mock = Mock::start(None).await;
     let c = connected(&mock).await;
-    within(c.login(common::USER1, common::PASSWORD)).await.unwrap();
+    within(c.login(common::USER1, common::PASSWORD))
+        .await
+        .unwrap();
     mock.next_frame().await; // the login
     let m = c.messenger();
     for (call, expected) in &vectors {
@@ -372,7 +394,9 @@ async fn every_recorded_web_sdk_frame_is_reproduced() {
 async fn typing_is_debounced_for_ten_seconds_without_a_frame() {
     let mut mock = Mock::start(None).await;
     let c = connected(&mock).await;
-    within(c.login(common::USER1, common::PASSWORD)).await.unwrap();
+    within(c.login(common::USER1, common::PASSWORD))
+        .await
+        .unwrap();
     mock.next_frame().await;
     let m = c.messenger();
     let conv = m

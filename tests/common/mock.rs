@@ -89,7 +89,9 @@ pub fn default_responder() -> Responder {
                     .as_str()
                     .map(str::to_owned)
                     .unwrap_or_else(|| format!("user{}@app.acc", id - 1000));
-                vec![json!({"service":"chat","event":"onGetUser","payload":{"initiator":1001,"on_incoming_event":"getUser","object":{"user_id":id,"user_name":name,"display_name":"U","custom_data":{}}},"request_uuid":uuid})]
+                vec![
+                    json!({"service":"chat","event":"onGetUser","payload":{"initiator":1001,"on_incoming_event":"getUser","object":{"user_id":id,"user_name":name,"display_name":"U","custom_data":{}}},"request_uuid":uuid}),
+                ]
             }
             _ => vec![],
         }
@@ -156,7 +158,9 @@ async fn run(
                     }
                 }
             }
-            let Some(ev) = session.poll_event() else { break };
+            let Some(ev) = session.poll_event() else {
+                break;
+            };
             match ev {
                 SessionEvent::Established { resumed: false } => {
                     let _ = session.send(

@@ -23,8 +23,7 @@ pub const PASSWORD: &str = "secret";
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_test_writer()
         .try_init();
@@ -79,9 +78,7 @@ pub async fn logged_in(server: &str, user: &str) -> Client {
 
 /// Await `f`, failing the test after [`TIMEOUT`].
 pub async fn within<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(TIMEOUT, f)
-        .await
-        .expect("timed out")
+    tokio::time::timeout(TIMEOUT, f).await.expect("timed out")
 }
 
 /// Records every event of a client, with the thread each callback ran on.

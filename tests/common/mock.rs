@@ -115,10 +115,22 @@ async fn run(
         tokio::select! {
             acc = listener.accept() => {
                 let Ok((tcp, _)) = acc else { return };
-                let Ok(new_ws) = tokio_tungstenite::accept_async(tcp).await else { continue };
+                let resume = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let r = resume.clone();
+                let cb = move |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                               resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
+                    let q = req.uri().query().unwrap_or("");
+                    r.store(q.split('&').any(|kv| kv.starts_with("id=")), std::sync::atomic::Ordering::SeqCst);
+                    Ok(resp)
+                };
+                let Ok(new_ws) = tokio_tungstenite::accept_hdr_async(tcp, cb).await else { continue };
                 sockets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 if ws.is_some() {
                     session.transport_down(now);
+                }
+                if !resume.load(std::sync::atomic::Ordering::SeqCst) {
+                    // A new logical connection replaces the old one.
+                    session = Session::new(SessionConfig::server(), Some(id.clone()), Instant::now());
                 }
                 ws = Some(new_ws);
                 muted = false;
@@ -151,11 +163,13 @@ async fn run(
                 if muted {
                     continue;
                 }
-                if let Some(w) = ws.as_mut() {
-                    if w.send(Message::text(t)).await.is_err() {
-                        ws = None;
-                        session.transport_down(Instant::now());
-                    }
+                let failed = match ws.as_mut() {
+                    Some(w) => w.send(Message::text(t)).await.is_err(),
+                    None => false,
+                };
+                if failed {
+                    ws = None;
+                    session.transport_down(Instant::now());
                 }
             }
             let Some(ev) = session.poll_event() else {

@@ -98,6 +98,7 @@ pub fn default_responder() -> Responder {
     })
 }
 
+#[allow(clippy::result_large_err)]
 async fn run(
     listener: TcpListener,
     frames: mpsc::UnboundedSender<Value>,

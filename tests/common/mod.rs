@@ -159,6 +159,8 @@ impl Recorder {
 /// A TCP proxy whose live connections can be cut at once (like a network failure).
 pub struct Proxy {
     pub addr: SocketAddr,
+    upstream: Arc<Mutex<SocketAddr>>,
+    blocked: Arc<std::sync::atomic::AtomicBool>,
     conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     pub accepted: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -171,12 +173,20 @@ impl Proxy {
         let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let c = conns.clone();
         let a = accepted.clone();
+        let up = Arc::new(Mutex::new(upstream));
+        let blocked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (u, b) = (up.clone(), blocked.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else {
                     return;
                 };
                 a.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if b.load(std::sync::atomic::Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let upstream = *u.lock().unwrap();
                 let task = tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(upstream).await else {
                         let _ = inbound.shutdown().await;
@@ -189,9 +199,25 @@ impl Proxy {
         });
         Proxy {
             addr,
+            upstream: up,
+            blocked,
             conns,
             accepted,
         }
+    }
+
+    /// Refuse (drop at once) every new connection while `on`.
+    pub fn block(&self, on: bool) {
+        self.blocked.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Send new connections elsewhere.
+    pub fn set_upstream(&self, addr: SocketAddr) {
+        *self.upstream.lock().unwrap() = addr;
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Drop every live connection without a close handshake.

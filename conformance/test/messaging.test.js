@@ -665,3 +665,78 @@ scenario('uber conversation: a user who left does not get what was posted after'
   assert.ok(texts.includes('before leaving'), `history before leaving is kept: ${JSON.stringify(texts)}`);
   assert.ok(!texts.includes('after leaving'), `posts after leaving are hidden: ${JSON.stringify(texts)}`);
 });
+
+// ---------------------------------------------------------------------------------------------
+// The demo page
+
+scenario('the demo page: two users chat through the UI (create, send, typing, read mark, edit, remove)', async () => {
+  const contexts = [];
+  try {
+    const openDemo = async (user) => {
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      contexts.push(context);
+      const page = await context.newPage();
+      page.errors = [];
+      page.on('pageerror', (err) => page.errors.push(String(err)));
+      const res = await page.goto(`https://${server.wss}/`);
+      assert.equal(res?.status(), 200, 'GET / serves the demo page');
+      await page.fill('#username', `${user}@app.acc.voximplant.com`);
+      await page.fill('#password', 'secret');
+      await page.click('#login');
+      await page.waitForSelector('#state[data-state="LOGGED_IN"]', { timeout: 8_000 });
+      await page.waitForSelector('#chat-card:not([hidden])', { timeout: 8_000 });
+      return page;
+    };
+    const visible = { timeout: 8_000 };
+    const one = await openDemo('user1');
+    const two = await openDemo('user2');
+    const title = `Demo ${Date.now()}`;
+
+    await one.fill('#new-users', 'user2@app.acc');
+    await one.fill('#new-title', title);
+    await one.click('#create');
+    await one.locator('#chat-title', { hasText: title }).waitFor(visible);
+    assert.equal(await one.textContent('#chat-error'), '', 'no error after creating');
+
+    // user2's list shows the new conversation live.
+    await two.locator('#conversations button', { hasText: title }).click(visible);
+    await two.locator('#chat-title', { hasText: title }).waitFor(visible);
+
+    // Typing: user2 sees it while user1 writes.
+    await one.fill('#message-input', 'hello from one');
+    await two.locator('#typing', { hasText: 'User One is typing' }).waitFor(visible);
+    await one.click('#send');
+    const received = two.locator('#messages li', { hasText: 'hello from one' });
+    await received.waitFor(visible);
+    assert.equal(await received.locator('.who').textContent(), 'User One');
+    await one.locator('#messages li.mine', { hasText: 'hello from one' }).waitFor(visible);
+    // user2 has the conversation open, so it marks the message read; user1 sees the mark.
+    await one.locator('#messages li.mine .read', { hasText: 'read' }).waitFor(visible);
+
+    // Edit and remove through the UI.
+    await one.locator('#messages li.mine', { hasText: 'hello from one' }).locator('button.edit').click();
+    await one.fill('#message-input', 'hello, edited');
+    await one.click('#send');
+    await two.locator('#messages li', { hasText: 'hello, edited' }).waitFor(visible);
+    assert.equal(await two.locator('#messages li', { hasText: 'hello from one' }).count(), 0, 'the old text is gone');
+
+    await two.fill('#message-input', 'reply from two');
+    await two.click('#send');
+    await one.locator('#messages li.theirs', { hasText: 'reply from two' }).waitFor(visible);
+
+    await one.locator('#messages li.mine', { hasText: 'hello, edited' }).locator('button.remove').click();
+    await two.locator('#messages li', { hasText: 'hello, edited' }).waitFor({ state: 'detached', timeout: 8_000 });
+    assert.equal(await two.locator('#messages li').count(), 1, 'only the reply is left');
+
+    // A fresh page of user1 loads the conversation and its history.
+    const again = await openDemo('user1');
+    await again.locator('#conversations button', { hasText: title }).click(visible);
+    await again.locator('#messages li', { hasText: 'reply from two' }).waitFor(visible);
+    assert.equal(await again.locator('#messages li', { hasText: 'hello, edited' }).count(), 0, 'removed message not in history');
+
+    for (const p of [one, two, again]) assert.deepEqual(p.errors, [], 'no script errors on the demo page');
+    for (const p of [one, two, again]) assert.equal(await p.textContent('#chat-error'), '', 'no failed SDK call in the demo');
+  } finally {
+    for (const c of contexts) await c.close().catch(() => {});
+  }
+});

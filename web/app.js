@@ -162,7 +162,7 @@ function render({ what, uuid }) {
     if (what !== 'typing') renderMessages();
     renderTyping();
     if (what === 'conversations') ui.title.textContent = chat.conversationName(chat.conversations.get(current).conv);
-    if (what === 'messages' && document.visibilityState === 'visible') chat.markRead(current).catch(() => {});
+    if (what === 'messages') chat.markRead(current).catch(() => {});
   }
 }
 

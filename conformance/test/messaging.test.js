@@ -11,7 +11,7 @@
 // Run: npm test   (env: VOX_SERVER_BIN, VOX_SERVER_LOG=1, VOX_BROWSER_LOG=1; see README.md)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../lib/server.js';
+import { startServer, admin } from '../lib/server.js';
 import { launchBrowser, SdkPage } from '../lib/browser.js';
 import { Chat, participant, assertPerms } from '../lib/messenger.js';
 
@@ -444,8 +444,11 @@ scenario('participants: add, edit, remove; added and removed users get the event
   assert.ok(participant(toC.conversation, c.id));
 
   await a.fails(13, 'conv', uuid, 'addParticipants', [[{ userId: c.id }]]);
-  // user2 has no canManageParticipants.
-  await b.fails(12, 'conv', uuid, 'addParticipants', [[{ userId: ids.user1 }]]);
+  // user2 has no canManageParticipants. (user4 exists but is in no conversation.)
+  const made = await admin(server, 'POST', '/v1/users', { user: 'user4@app.acc', password: 'secret', display_name: 'User Four' });
+  assert.ok([201, 409].includes(made.status), `admin API created user4: ${JSON.stringify(made)}`);
+  const user4 = (await a.m('getUser', 'user4@app.acc')).user.userId;
+  await b.fails(12, 'conv', uuid, 'addParticipants', [[{ userId: user4 }]]);
   await b.fails(12, 'conv', uuid, 'removeParticipants', [[{ userId: c.id }]]);
 
   sinceB = b.mark();

@@ -669,6 +669,27 @@ scenario('uber conversation: a user who left does not get what was posted after'
   assert.ok(!texts.includes('after leaving'), `posts after leaving are hidden: ${JSON.stringify(texts)}`);
 });
 
+scenario('removeConversation through the admin API: participants get RemoveConversation, then 16', async ({ login }) => {
+  const a = await login('user1');
+  const b = await login('user2');
+  const { uuid } = await group(a, [b], { title: 'doomed' });
+  await a.conv(uuid, 'sendMessage', 'last words');
+  const sinceA = a.mark();
+  const sinceB = b.mark();
+  const res = await admin(server, 'DELETE', `/v1/conversations/${uuid}`);
+  assert.equal(res.status, 204, `DELETE /v1/conversations/{uuid}: ${JSON.stringify(res)}`);
+  for (const [who, since] of [[a, sinceA], [b, sinceB]]) {
+    const e = await who.event('RemoveConversation', (x) => x.uuid === uuid, { since, what: 'the removal' });
+    assert.equal(e.messengerAction, 'removeConversation', `${who.user}: messengerAction`);
+  }
+  await b.fails(16, 'messenger', null, 'getConversation', [uuid]);
+  await a.fails(16, 'conv', uuid, 'sendMessage', ['anyone?']);
+  const self = await b.m('getUser', 'user2@app.acc');
+  assert.ok(!self.user.conversationsList.includes(uuid), 'a removed conversation leaves conversationsList');
+  const again = await admin(server, 'DELETE', `/v1/conversations/${uuid}`);
+  assert.equal(again.status, 410, 'removing twice');
+});
+
 // ---------------------------------------------------------------------------------------------
 // The demo page
 

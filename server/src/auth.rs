@@ -383,9 +383,10 @@ impl AuthService {
         }
         .await;
         if let Err(c) = outcome
-            && c != code::INTERNAL {
-                self.failed(peer, &who);
-            }
+            && c != code::INTERNAL
+        {
+            self.failed(peer, &who);
+        }
         outcome
     }
 }

@@ -18,7 +18,7 @@ use vox_messenger::{
 const CONV: &str = "67983249-cf74-435d-9b3a-1e7ade7ab84a";
 
 async fn logged_in_with(mock: &mut Mock, tweak: impl FnOnce(&mut ClientConfig)) -> Client {
-    let mut cfg = ClientConfig::new(mock.ws());
+    let mut cfg = common::config(&mock.ws());
     tweak(&mut cfg);
     let c = Client::new(cfg).unwrap();
     within(c.connect()).await.unwrap();
@@ -167,7 +167,8 @@ async fn cancel_timeout_and_drop_complete_exactly_once() {
     assert!(rx.try_recv().is_err());
 
     // Dropping every handle with a call pending completes it with ConnectionClosed.
-    let c2 = logged_in_with(&mut mock, |_| {}).await;
+    let mut mock2 = Mock::start(None).await; // the mock serves one client at a time
+    let c2 = logged_in_with(&mut mock2, |_| {}).await;
     let t = tx.clone();
     c2.messenger().get_conversation_cb(CONV, move |r| {
         let _ = t.send(r.map(|_| ()));

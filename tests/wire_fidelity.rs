@@ -10,8 +10,8 @@ use common::within;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use vox_messenger::{
-    Client, ClientConfig, ConversationConfig, ConversationParticipant, CredentialType, JsonObject,
-    LoginOptions, Messenger, MessengerNotification,
+    Client, ConversationConfig, ConversationParticipant, CredentialType, JsonObject, LoginOptions,
+    Messenger, MessengerNotification,
 };
 
 const CONV: &str = "67983249-cf74-435d-9b3a-1e7ade7ab84a";
@@ -66,7 +66,7 @@ fn obj(v: Value) -> JsonObject {
 }
 
 async fn connected(mock: &Mock) -> Client {
-    let c = Client::new(ClientConfig::new(mock.ws())).unwrap();
+    let c = Client::new(common::config(&mock.ws())).unwrap();
     within(c.connect()).await.unwrap();
     c
 }

@@ -117,8 +117,10 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// How long opening one socket plus the session handshake may take.
     pub connect_timeout: Duration,
-    /// Minimum spacing of messaging requests on the wire (the Web SDK's queue uses 220 ms).
-    /// Zero sends at once; requests always keep their order.
+    /// Minimum spacing of messaging requests on the wire. The default is the Web SDK's queue
+    /// (one request per 220 ms), which keeps a client under the servers' rate limits (errors 32
+    /// and 33). Zero sends at once. Requests always keep their order; login RPCs and pings are
+    /// not queued.
     pub request_spacing: Duration,
     /// `client_version` of the URL.
     pub client_version: String,
@@ -135,7 +137,7 @@ impl ClientConfig {
             reconnect: ReconnectPolicy::default(),
             request_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(10),
-            request_spacing: Duration::ZERO,
+            request_spacing: Duration::from_millis(220),
             client_version: "4.13.1-3005".into(),
             client_platform: "native".into(),
         }

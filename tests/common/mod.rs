@@ -49,9 +49,22 @@ impl TestServer {
 
 /// A dev server (TLS main listener + a plain listener) on ephemeral ports.
 pub async fn start_server() -> TestServer {
+    start_server_with(|_| {}).await
+}
+
+/// A dev server without per-session rate limits (for load tests with no request spacing).
+pub async fn start_server_unlimited() -> TestServer {
+    start_server_with(|a| {
+        a.msg_rate_per_second = Some(0);
+        a.msg_rate_per_minute = Some(0);
+    })
+    .await
+}
+
+pub async fn start_server_with(tweak: impl FnOnce(&mut ServeArgs)) -> TestServer {
     init_tracing();
     let dir = tempfile::tempdir().unwrap();
-    let args = ServeArgs {
+    let mut args = ServeArgs {
         dev: true,
         listen: Some("127.0.0.1:0".parse().unwrap()),
         plain_listen: Some("127.0.0.1:0".parse().unwrap()),
@@ -59,13 +72,22 @@ pub async fn start_server() -> TestServer {
         db: Some(dir.path().join("test.sqlite3")),
         ..Default::default()
     };
+    tweak(&mut args);
     let config = Config::resolve(&args).expect("config");
     let srv = server::start(config).await.expect("server starts");
     TestServer { srv, dir }
 }
 
+/// The tests' client configuration: no request spacing (tests that need the Web SDK's 220 ms
+/// queue say so).
+pub fn config(server: &str) -> ClientConfig {
+    let mut c = ClientConfig::new(server);
+    c.request_spacing = Duration::ZERO;
+    c
+}
+
 pub fn client(server: &str) -> Client {
-    Client::new(ClientConfig::new(server)).expect("client")
+    Client::new(config(server)).expect("client")
 }
 
 /// A connected, logged-in client.

@@ -185,7 +185,9 @@ async fn conversations_participants_messages_typing_read_retransmit() {
         can_write: true,
         ..ConversationParticipant::new(id3)
     };
-    let added = within(conv.add_participants(&[p3.clone()])).await.unwrap();
+    let added = within(conv.add_participants(std::slice::from_ref(&p3)))
+        .await
+        .unwrap();
     assert!(
         added
             .conversation
@@ -194,7 +196,7 @@ async fn conversations_participants_messages_typing_read_retransmit() {
             .iter()
             .any(|p| p.im_user_id == id3)
     );
-    let e = within(conv.add_participants(&[p3.clone()]))
+    let e = within(conv.add_participants(std::slice::from_ref(&p3)))
         .await
         .unwrap_err();
     assert_eq!(

@@ -54,7 +54,10 @@
 //!
 //! ## Logging
 //!
-//! `tracing` events throughout; passwords, digests, hashes and tokens are never logged.
+//! `tracing` events throughout (targets `vox_messenger::…`); passwords, digests, hashes and
+//! tokens are never logged, and the `Debug` forms of tokens and login options mask them. Note:
+//! the WebSocket dependency (`tungstenite`) logs whole frames at TRACE level through the `log`
+//! crate; do not enable TRACE for the `tungstenite` targets in production.
 
 mod client;
 mod error;

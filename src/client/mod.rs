@@ -76,12 +76,21 @@ pub enum ClientEvent {
 }
 
 /// Options sent with a login (the Web SDK's login options object).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct LoginOptions {
     /// `receiveCalls` (calls are out of scope; sent only when set).
     pub receive_calls: Option<bool>,
     /// `deviceToken`: the push token of this device (sent only when set).
     pub device_token: Option<String>,
+}
+
+impl std::fmt::Debug for LoginOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginOptions")
+            .field("receive_calls", &self.receive_calls)
+            .field("device_token", &self.device_token.as_ref().map(|_| ".."))
+            .finish()
+    }
 }
 
 impl LoginOptions {

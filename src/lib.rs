@@ -81,3 +81,33 @@ pub use transport::{ReconnectPolicy, TlsTrust};
 pub use vox_protocol::messaging::{Action, ErrorCode};
 
 pub use messenger::limits;
+
+#[cfg(test)]
+mod contract {
+    //! Compile-time checks of the contract the C ABI relies on.
+    use super::*;
+
+    fn send_sync<T: Send + Sync + Clone + 'static>() {}
+    fn send<F: Send>(_: F) {}
+
+    #[test]
+    fn handles_and_values_are_send_sync_and_clone() {
+        send_sync::<Client>();
+        send_sync::<Messenger>();
+        send_sync::<Conversation>();
+        send_sync::<Message>();
+        send_sync::<MessengerEvent>();
+        send_sync::<ClientEvent>();
+        send_sync::<Error>();
+    }
+
+    #[test]
+    fn futures_are_send() {
+        let c = Client::new(ClientConfig::new("ws://127.0.0.1:9")).unwrap();
+        let m = c.messenger();
+        send(c.connect());
+        send(c.login("u", "p"));
+        send(m.get_user_by_im_id(1));
+        send(m.get_conversations(&["x"]));
+    }
+}

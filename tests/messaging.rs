@@ -429,3 +429,22 @@ async fn default_request_spacing_keeps_a_burst_under_the_servers_rate_limit() {
         "{r:?}"
     );
 }
+
+#[tokio::test]
+async fn round_trip_figures() {
+    let ts = start_server_unlimited().await;
+    let t0 = std::time::Instant::now();
+    let a = logged_in(&ts.ws(), USER1).await;
+    let connect_login = t0.elapsed();
+    let m = a.messenger();
+    let n = 300;
+    let t0 = std::time::Instant::now();
+    for _ in 0..n {
+        within(m.get_user_by_im_id(1002)).await.unwrap();
+    }
+    let rt = t0.elapsed() / n;
+    println!(
+        "loopback: connect + login {connect_login:?}; get_user round trip {rt:?} (mean of {n}, this build)"
+    );
+    assert!(rt < std::time::Duration::from_millis(200));
+}

@@ -38,11 +38,15 @@ async fn no_event_lost_or_duplicated_and_requests_complete_across_kills() {
     let mut requests = Vec::new();
     for seq in 1..=600u64 {
         mock.push(message_event(seq));
-        if seq % 100 == 30 {
-            mock.kill(); // the server side drops the socket
-        }
-        if seq % 100 == 70 {
-            c.debug_kill_socket(); // the client side loses it
+        if seq % 150 == 75 {
+            if seq % 300 == 75 {
+                mock.kill(); // the server side drops the socket
+            } else {
+                c.debug_kill_socket(); // the client side loses it
+            }
+            // Traffic keeps being queued on both sides meanwhile.
+            rec.client_event(|e| *e == ClientEvent::Reconnecting).await;
+            rec.client_event(|e| *e == ClientEvent::Reconnected).await;
         }
         if seq % 25 == 0 {
             let m = m.clone();
@@ -73,9 +77,7 @@ async fn no_event_lost_or_duplicated_and_requests_complete_across_kills() {
         let (id, res) = within(r).await.unwrap();
         assert_eq!(res.expect("request across a reconnect").user.im_id, id);
     }
-    rec.client_event(|e| *e == ClientEvent::Reconnecting).await;
-    rec.client_event(|e| *e == ClientEvent::Reconnected).await;
-    assert!(mock.sockets.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    assert_eq!(mock.sockets.load(std::sync::atomic::Ordering::SeqCst), 5);
     assert_eq!(c.state(), ClientState::LoggedIn);
     // Nothing more arrives (no duplicate after the last one).
     tokio::time::sleep(Duration::from_millis(200)).await;

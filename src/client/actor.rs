@@ -675,13 +675,9 @@ impl Actor {
                     self.open_socket(now, None);
                 } else {
                     let reason = format!("connection failed: {reason}");
-                    self.emit(ClientEvent::ConnectionFailed {
-                        reason: reason.clone(),
-                    });
-                    if let Some((_, cb)) = self.connect_cb.take() {
-                        deliver(cb, Err(Error::ConnectionFailed(reason.clone())));
-                    }
+                    // end_session sets the state first, then fails connect() with `reason`.
                     self.end_session(ClientState::Disconnected, &reason);
+                    self.emit(ClientEvent::ConnectionFailed { reason });
                 }
             }
             Phase::Reconnecting => {
@@ -877,19 +873,20 @@ impl Actor {
         self.reconnect_at = None;
         self.logged_in = false;
         self.outbox.clear();
-        if let Some((_, cb)) = self.connect_cb.take() {
-            deliver(cb, Err(Error::ConnectionFailed(reason.to_owned())));
-        }
-        self.fail_all(Error::ConnectionClosed(reason.to_owned()));
         if let Some(shared) = self.shared() {
             *shared.me.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
+        // The state first: a completion that runs next sees it.
         self.set_state(state);
         if state == ClientState::Closed {
             self.emit(ClientEvent::ConnectionClosed {
                 reason: reason.to_owned(),
             });
         }
+        if let Some((_, cb)) = self.connect_cb.take() {
+            deliver(cb, Err(Error::ConnectionFailed(reason.to_owned())));
+        }
+        self.fail_all(Error::ConnectionClosed(reason.to_owned()));
         for cb in self.disconnect_cbs.drain(..) {
             deliver(cb, Ok(()));
         }

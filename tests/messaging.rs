@@ -448,3 +448,44 @@ async fn round_trip_figures() {
     );
     assert!(rt < std::time::Duration::from_millis(200));
 }
+
+#[tokio::test]
+async fn several_sessions_of_one_user_all_receive_the_events() {
+    let ts = start_server_unlimited().await;
+    let a1 = logged_in(&ts.ws(), USER1).await;
+    let a2 = logged_in(&ts.ws(), USER1).await;
+    let b = logged_in(&ts.ws(), USER2).await;
+    let (r1, r2) = (Recorder::attach(&a1), Recorder::attach(&a2));
+    let id1 = id_of(&b, "user1@app.acc").await;
+    let conv = within(b.messenger().create_conversation(ConversationConfig {
+        participants: vec![ConversationParticipant::new(id1)],
+        ..Default::default()
+    }))
+    .await
+    .unwrap()
+    .conversation;
+    for r in [&r1, &r2] {
+        r.event(|e| e.event_type() == T::CreateConversation).await;
+    }
+    within(conv.send_message("to both sessions", vec![]))
+        .await
+        .unwrap();
+    for r in [&r1, &r2] {
+        let MessengerEvent::Message(m) = r.event(|e| e.event_type() == T::SendMessage).await else {
+            panic!()
+        };
+        assert_eq!(m.message.text(), "to both sessions");
+    }
+    // What one session sends reaches the user's other session too.
+    let conv1 = within(a1.messenger().get_conversation(conv.uuid()))
+        .await
+        .unwrap()
+        .conversation;
+    within(conv1.send_message("from session 1", vec![]))
+        .await
+        .unwrap();
+    let MessengerEvent::Message(m) = r2.event(|e| e.event_type() == T::SendMessage).await else {
+        panic!()
+    };
+    assert_eq!((m.message.text(), m.initiator), ("from session 1", id1));
+}

@@ -197,6 +197,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ok &= good;
     }
     ok &= bob_log.lock().unwrap().iter().any(|l| l == "Reconnected");
+    // Each saw the other come online (subscriptions).
+    ok &= alice_log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| *l == format!("SetStatus {bob_id} online=true"));
+    ok &= bob_log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| *l == format!("SetStatus {alice_id} online=true"));
     alice.disconnect().await?;
     bob.disconnect().await?;
     if !ok {

@@ -213,3 +213,34 @@ async fn schedule_exhausted_fails_pending_calls_and_closes() {
     within(c.connect()).await.unwrap();
     assert_eq!(c.state(), ClientState::Connected);
 }
+
+#[tokio::test]
+async fn wrong_seq_from_the_server_closes_with_4001_and_resumes() {
+    let mut mock = Mock::start(Some(default_responder())).await;
+    let c = login(mock.ws(), |_| {}).await;
+    let rec = Recorder::attach(&c);
+    mock.push(message_event(1));
+    rec.event(|e| e.event_type() == MessengerEventType::SendMessage)
+        .await;
+    // A msg that skips a seq: the SDK must refuse it, close with 4001 and resume.
+    mock.raw(r#"{"type":"msg","seq":99,"payload":{"name":"__pong","params":[]}}"#);
+    assert_eq!(within(mock.closes.recv()).await, Some(4001));
+    rec.client_event(|e| *e == ClientEvent::Reconnected).await;
+    // The session carries on: the next event is delivered, the skipped one never was.
+    mock.push(message_event(2));
+    let MessengerEvent::Message(m) = rec
+        .event(|e| e.event_type() == MessengerEventType::SendMessage)
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(m.sequence, 2);
+    assert_eq!(
+        within(c.messenger().get_user_by_im_id(1003))
+            .await
+            .unwrap()
+            .user
+            .im_id,
+        1003
+    );
+}

@@ -17,6 +17,8 @@ pub type Responder = Arc<dyn Fn(&Value) -> Vec<Value> + Send + Sync>;
 
 enum Cmd {
     Push(String),
+    /// A raw text frame, outside the session machine.
+    Raw(String),
     Kill,
     /// Stop answering anything (and stop reading) until the socket is replaced.
     Mute,
@@ -28,6 +30,8 @@ pub struct Mock {
     pub frames: mpsc::UnboundedReceiver<Value>,
     cmds: mpsc::UnboundedSender<Cmd>,
     pub sockets: Arc<std::sync::atomic::AtomicUsize>,
+    /// Close codes the SDK sent.
+    pub closes: mpsc::UnboundedReceiver<u16>,
 }
 
 impl Mock {
@@ -37,12 +41,14 @@ impl Mock {
         let (ftx, frx) = mpsc::unbounded_channel();
         let (ctx, crx) = mpsc::unbounded_channel();
         let sockets = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        tokio::spawn(run(listener, ftx, crx, responder, sockets.clone()));
+        let (cltx, clrx) = mpsc::unbounded_channel();
+        tokio::spawn(run(listener, ftx, crx, responder, sockets.clone(), cltx));
         Mock {
             addr,
             frames: frx,
             cmds: ctx,
             sockets,
+            closes: clrx,
         }
     }
 
@@ -53,6 +59,11 @@ impl Mock {
     /// Send a server payload (JSON text) on the logical connection.
     pub fn push(&self, payload: Value) {
         let _ = self.cmds.send(Cmd::Push(payload.to_string()));
+    }
+
+    /// Write a raw text frame on the current socket (bypassing the session layer).
+    pub fn raw(&self, text: &str) {
+        let _ = self.cmds.send(Cmd::Raw(text.to_owned()));
     }
 
     /// Drop the current socket without a close frame.
@@ -105,6 +116,7 @@ async fn run(
     mut cmds: mpsc::UnboundedReceiver<Cmd>,
     responder: Option<Responder>,
     sockets: Arc<std::sync::atomic::AtomicUsize>,
+    closes: mpsc::UnboundedSender<u16>,
 ) {
     let id = "mock-connection-1".to_string();
     let mut session = Session::new(SessionConfig::server(), Some(id.clone()), Instant::now());
@@ -140,6 +152,11 @@ async fn run(
             cmd = cmds.recv() => match cmd {
                 None => return,
                 Some(Cmd::Push(p)) => { let _ = session.send(Arc::from(p), now); }
+                Some(Cmd::Raw(t)) => {
+                    if let Some(w) = ws.as_mut() {
+                        let _ = w.send(Message::text(t)).await;
+                    }
+                }
                 Some(Cmd::Kill) => {
                     ws = None;
                     session.transport_down(now);
@@ -148,6 +165,13 @@ async fn run(
             },
             msg = async { ws.as_mut().unwrap().next().await }, if ws.is_some() && !muted => match msg {
                 Some(Ok(Message::Text(t))) => session.handle_text(t.as_str(), Instant::now()),
+                Some(Ok(Message::Close(f))) => {
+                    if let Some(f) = f {
+                        let _ = closes.send(u16::from(f.code));
+                    }
+                    ws = None;
+                    session.transport_down(Instant::now());
+                }
                 Some(Ok(_)) => {}
                 _ => {
                     ws = None;

@@ -247,7 +247,7 @@ struct Actor {
     refresh: Option<RpcPending>,
     pending: HashMap<String, Pending>,
     /// Requests waiting for their turn on the wire (request spacing).
-    outbox: VecDeque<String>,
+    outbox: VecDeque<(String, String)>,
     next_send_at: Instant,
 }
 
@@ -458,7 +458,16 @@ impl Actor {
             }
         }
         // Login RPCs bypass the request queue, as in the Web SDK.
-        self.session_send(now, payload);
+        if let Err(e) = self.session_send(now, payload) {
+            let cb = match (&self.refresh, &self.auth) {
+                (Some(p), _) if p.op == op => self.refresh.take().map(|p| p.cb),
+                (_, Some((_, p))) if p.op == op => self.auth.take().map(|(_, p)| p.cb),
+                _ => None,
+            };
+            if let Some(cb) = cb {
+                deliver(cb, Err(e));
+            }
+        }
     }
 
     fn start_request(
@@ -495,26 +504,35 @@ impl Actor {
                 initiator: 0,
             },
         );
-        self.outbox.push_back(request.to_json());
+        self.outbox
+            .push_back((request.request_uuid.clone(), request.to_json()));
         self.flush_outbox(now);
     }
 
     fn flush_outbox(&mut self, now: Instant) {
         while !self.outbox.is_empty() && now >= self.next_send_at {
-            let payload = self.outbox.pop_front().expect("not empty");
-            self.session_send(now, payload);
+            let (uuid, payload) = self.outbox.pop_front().expect("not empty");
+            if let Err(e) = self.session_send(now, payload)
+                && let Some(p) = self.pending.remove(&uuid)
+            {
+                deliver(p.cb, Err(e));
+            }
             self.next_send_at = now + self.config.request_spacing;
         }
     }
 
-    fn session_send(&mut self, now: Instant, payload: String) {
+    /// Queue a payload on the session (sent now, or after the resume while reconnecting).
+    fn session_send(&mut self, now: Instant, payload: String) -> Result<(), Error> {
         let Some(session) = self.session.as_mut() else {
-            return;
+            return Err(Error::ConnectionClosed("no session".into()));
         };
-        if let Err(e) = session.send(Arc::from(payload), now) {
-            // Buffer full or closing: the pending call will fail by its timeout or the close.
-            tracing::warn!(error = %e, "cannot queue a frame");
-        }
+        session
+            .send(Arc::from(payload), now)
+            .map(|_seq| ())
+            .map_err(|e| {
+                tracing::warn!(error = %e, "cannot queue a frame");
+                Error::InvalidState(format!("cannot send: {e}"))
+            })
     }
 
     fn cancel(&mut self, op: OperationId) {

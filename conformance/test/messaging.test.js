@@ -33,10 +33,13 @@ after(async () => {
   const passed = results.filter((r) => r.ok).length;
   const lines = scenarios.map((name) => {
     const r = results.find((x) => x.name === name);
-    if (!r) return `  FAIL  ${name}  (did not run: set-up failed)`;
+    if (!r) return `  ----  ${name}  (not run: filtered out, or the set-up failed)`;
     return `  ${r.ok ? 'PASS' : 'FAIL'}  ${name}  (${r.ms} ms)${r.ok ? '' : `\n        ${r.reason}`}`;
   });
-  console.log(`\nWeb SDK messaging conformance summary\n${lines.join('\n')}\nmessaging conformance: ${passed} passed, ${scenarios.length - passed} failed`);
+  console.log(
+    `\nWeb SDK messaging conformance summary\n${lines.join('\n')}\n` +
+      `messaging conformance: ${passed} passed, ${results.length - passed} failed, ${scenarios.length - results.length} not run`,
+  );
 });
 
 /** IM user ids, learnt once through getMyId(). */
@@ -223,6 +226,20 @@ scenario('setStatus and subscriptions: a subscriber sees the status; list, unsub
   await a.m('unsubscribe', [b.id], true);
   list = await a.m('getSubscriptionList');
   assert.deepEqual(list.users, [], 'getSubscriptionList after unsubscribe(all)');
+});
+
+scenario('presence: when the last session of a subscribed user ends, the subscriber sees it offline', async ({ login }) => {
+  const a = await login('user1');
+  const b = await login('user2');
+  await a.m('subscribe', [b.id]);
+  let since = a.mark();
+  await b.m('setStatus', true);
+  await a.event('SetStatus', (e) => e.initiator === b.id && e.online === true, { since });
+  since = a.mark();
+  await b.page.expectResolve('disconnect', [], { timeout: 10_000 });
+  const off = await a.event('SetStatus', (e) => e.initiator === b.id, { since, what: 'user2 offline after its only session ended' });
+  assert.equal(off.online, false);
+  await a.m('unsubscribe', [b.id]);
 });
 
 scenario('manageNotification resolves with EditUser carrying the notification events', async ({ login }) => {
@@ -471,8 +488,8 @@ scenario('participants: add, edit, remove; added and removed users get the event
   assert.ok(!participant(toRemoved.conversation, c.id));
 
   await a.fails(19, 'conv', uuid, 'removeParticipants', [[{ userId: c.id }]]);
-  // A removed user can no longer write.
-  await c.fails(19, 'conv', uuid, 'sendMessage', ['still here?']);
+  // A removed user can no longer write (which code: see the 'non-participant' scenario).
+  await c.fails([12, 19], 'conv', uuid, 'sendMessage', ['still here?']);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -482,6 +499,7 @@ scenario('messages: send, edit, remove; the other participant and the sender\'s 
   const a = await login('user1');
   const b = await login('user2');
   const a2 = await login('user1'); // a second session of user1
+  const outsider = await login('user3');
   const { uuid } = await group(a, [b]);
 
   let sinceB = b.mark();
@@ -545,6 +563,10 @@ scenario('messages: send, edit, remove; the other participant and the sender\'s 
   assert.equal(ok5000.message.text.length, 5000, '5000 characters are allowed');
   const conv = await b.m('getConversation', uuid);
   assert.equal(conv.seq, 7, 'refused requests consumed no seq');
+  await b.conv(uuid, 'typing');
+  await b.conv(uuid, 'markAsRead', 7);
+  await a.event('Read', (e) => e.conversation === uuid && e.initiator === b.id);
+  await outsider.assertNeverReceived(uuid, 'events of a conversation it is not in');
 });
 
 scenario('message permissions: write, edit/remove own vs all, non-participant', async ({ login }) => {
@@ -576,11 +598,25 @@ scenario('message permissions: write, edit/remove own vs all, non-participant', 
   // A user who never was a participant: no access at all.
   const { uuid: closed } = await group(a, [b], { title: 'a and b only' });
   await c.adoptConversation(closed);
-  await c.fails(19, 'conv', closed, 'sendMessage', ['let me in']);
+  await c.fails([12, 19], 'conv', closed, 'sendMessage', ['let me in']); // the code: next scenario
   await c.fails([12, 19], 'conv', closed, 'typing', []);
   await c.fails([12, 19], 'conv', closed, 'markAsRead', [1]);
   // user3 is a participant of the first conversation without canRemove/canRemoveAll.
   await c.fails(12, 'msg', fromA.message.uuid, 'remove', []);
+});
+
+// The notes infer 19 ("User is not in the participants list") for a write by a user who is not a
+// participant, and keep 12 for reads without access (voximplant-docs-facts.md §3, I-109).
+scenario('non-participant: sendMessage by a removed user and by an outsider is refused with 19', async ({ login }) => {
+  const a = await login('user1');
+  const b = await login('user2');
+  const c = await login('user3');
+  const { uuid } = await group(a, [b, c]);
+  await a.conv(uuid, 'removeParticipants', [{ userId: c.id }]);
+  await c.fails(19, 'conv', uuid, 'sendMessage', ['removed, still writing']);
+  const { uuid: closed } = await group(a, [b], { title: 'a and b only' });
+  await c.adoptConversation(closed);
+  await c.fails(19, 'conv', closed, 'sendMessage', ['never invited']);
 });
 
 scenario('typing and read marks reach the other participant', async ({ login }) => {

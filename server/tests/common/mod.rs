@@ -230,7 +230,12 @@ pub const USER1: &str = "user1@app.acc.voximplant.com";
 
 /// Connect on the plain listener, handshake and log in as `user` with password `secret`.
 pub async fn logged_in(ts: &TestServer, user: &str) -> (RawClient, Value) {
-    let mut c = RawClient::open(&url(ts.plain(), "ws", None)).await;
+    logged_in_at(ts.plain(), user).await
+}
+
+/// [`logged_in`] on any plain `ws` address.
+pub async fn logged_in_at(addr: SocketAddr, user: &str) -> (RawClient, Value) {
+    let mut c = RawClient::open(&url(addr, "ws", None)).await;
     c.handshake().await;
     let short = user.split('@').next().unwrap();
     let reply = c
@@ -275,7 +280,11 @@ pub fn full_name(short: &str) -> String {
 
 impl Chat {
     pub async fn login(ts: &TestServer, short: &str) -> Chat {
-        let (raw, _) = logged_in(ts, &full_name(short)).await;
+        Chat::login_at(ts.plain(), short).await
+    }
+
+    pub async fn login_at(addr: SocketAddr, short: &str) -> Chat {
+        let (raw, _) = logged_in_at(addr, &full_name(short)).await;
         let user = match short {
             "user1" => U1,
             "user2" => U2,

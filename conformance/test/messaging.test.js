@@ -54,8 +54,8 @@ function scenario(name, fn, { timeout = 90_000 } = {}) {
   test(name, { timeout }, async () => {
     const started = Date.now();
     const pages = [];
-    const open = async () => {
-      const p = await SdkPage.open(browser, { pageOrigin: server.wss, serverIp: server.wss });
+    const open = async (opts = {}) => {
+      const p = await SdkPage.open(browser, { pageOrigin: server.wss, serverIp: server.wss, ...opts });
       pages.push(p);
       openPages.add(p);
       return p;
@@ -152,6 +152,7 @@ scenario('users: getMe, getMyId, getUser, getUserById, getUsers, getUsersById, u
 scenario('editUser: public custom data reaches subscribers, private custom data only its owner', async ({ login }) => {
   const a = await login('user1');
   const b = await login('user2');
+  const c = await login('user3'); // not subscribed to user2
 
   const sub = await a.m('subscribe', [b.id]);
   assert.deepEqual(sub.users, [b.id], 'subscribe resolves with the subscribed ids');
@@ -173,6 +174,8 @@ scenario('editUser: public custom data reaches subscribers, private custom data 
       Object.keys(seen.user.privateCustomData).length === 0,
     `subscriber must not see user2's private custom data, got ${JSON.stringify(seen.user.privateCustomData)}`,
   );
+
+  await c.assertNeverReceived(color, "user2's EditUser (user3 is not subscribed)");
 
   const other = await a.m('getUserById', b.id);
   assert.deepEqual(other.user.customData, { color });
@@ -724,6 +727,47 @@ scenario('removeConversation through the admin API: participants get RemoveConve
   assert.ok(!self.user.conversationsList.includes(uuid), 'a removed conversation leaves conversationsList');
   const again = await admin(server, 'DELETE', `/v1/conversations/${uuid}`);
   assert.equal(again.status, 410, 'removing twice');
+});
+
+scenario('rate limits: requests beyond the per-second and per-minute limits are refused with 32 and 33, the session lives on', async ({ open }) => {
+  /** Runs `body(chat)` with user1 logged in to a server of its own started with `env`. */
+  const limited = async (env, body) => {
+    const srv = await startServer({ env });
+    try {
+      const a = await Chat.open(() => open({ pageOrigin: srv.wss, serverIp: srv.wss }), 'user1');
+      const user2 = (await a.m('getUser', 'user2@app.acc')).user.userId;
+      const { conversation } = await a.m('createConversation', [{ userId: user2 }], 'limited');
+      await body(a, conversation.uuid);
+      assert.equal(await a.page.state(), 'LOGGED_IN', 'the session survives refused requests');
+    } finally {
+      await srv.stop();
+    }
+  };
+
+  await limited({ VOX_MSG_RATE_PER_SECOND: '2', VOX_MSG_RATE_PER_MINUTE: '0' }, async (a, uuid) => {
+    // The SDK sends one request per 220 ms: six at once span about 1.1 s.
+    const burst = await Promise.all(Array.from({ length: 6 }, (_, i) => a.raw('conv', uuid, 'sendMessage', [`burst ${i}`])));
+    assert.ok(burst.every((r) => r.settled), `every request of the burst settles: ${JSON.stringify(burst)}`);
+    const refused = burst.filter((r) => !r.ok);
+    assert.ok(refused.length >= 1, 'more than 2 requests per second: some are refused');
+    for (const r of refused) assert.equal(r.error?.code, 32, `refused with 32: ${JSON.stringify(r.error)}`);
+    // Once the second is over, requests pass again (retry until accepted, bounded).
+    let later;
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline;) {
+      later = await a.raw('conv', uuid, 'sendMessage', ['after the burst']);
+      if (later.ok || later.error?.code !== 32) break;
+    }
+    assert.equal(later?.ok, true, `a request after the burst is accepted: ${JSON.stringify(later)}`);
+    const seqs = [...burst.filter((r) => r.ok).map((r) => r.value.seq), later.value.seq];
+    assert.deepEqual(seqs, seqs.map((_, i) => 2 + i), `refused requests consumed no seq: ${seqs}`);
+  });
+
+  await limited({ VOX_MSG_RATE_PER_SECOND: '0', VOX_MSG_RATE_PER_MINUTE: '4' }, async (a, uuid) => {
+    // getUser and createConversation were requests 1 and 2.
+    await a.conv(uuid, 'sendMessage', 'three');
+    await a.conv(uuid, 'sendMessage', 'four');
+    await a.fails(33, 'conv', uuid, 'sendMessage', ['five']);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { startServer, admin } from '../lib/server.js';
 import { launchBrowser, SdkPage } from '../lib/browser.js';
 import { Chat, participant, assertPerms } from '../lib/messenger.js';
+import { startProxy } from '../lib/proxy.js';
 
 let server;
 let browser;
@@ -355,6 +356,7 @@ scenario('getConversation, getConversations, getPublicConversations and access r
   assert.deepEqual(both.map((e) => e.conversation.uuid), [pubId, privId]);
   assert.equal(both[0].conversation.publicJoin, true);
 
+  await b.fails(8, 'messenger', null, 'getConversations', [[pubId, '00000000-0000-4000-8000-000000000001']]);
   await c.fails(12, 'messenger', null, 'getConversation', [privId]);
   const visible = await c.m('getConversation', pubId);
   assert.equal(visible.conversation.uuid, pubId, 'a public conversation is readable by a non-participant');
@@ -439,6 +441,10 @@ scenario('conversation edits: setTitle, setCustomData, setPublicJoin, update rea
   assert.equal(fresh.conversation.title, 'updated', 'the refused edit left no trace');
   assert.equal(fresh.seq, seq + 1, 'a refused edit consumes no seq');
 
+  // Titles are limited (50 characters in Voximplant's IM API); refused by the server, not a timeout.
+  const longTitle = await a.raw('conv', uuid, 'setTitle', ['t'.repeat(51)]);
+  assert.ok(longTitle.settled && !longTitle.ok && typeof longTitle.error?.code === 'number' && longTitle.error.code !== 10002,
+    `a 51-character title must be refused by the server, got ${JSON.stringify(longTitle).slice(0, 200)}`);
   // Conversation custom data is limited to 5 KB.
   const big = { blob: 'x'.repeat(6 * 1024) };
   const refused = await a.raw('conv', uuid, 'setCustomData', [big]);
@@ -727,6 +733,34 @@ scenario('removeConversation through the admin API: participants get RemoveConve
   assert.ok(!self.user.conversationsList.includes(uuid), 'a removed conversation leaves conversationsList');
   const again = await admin(server, 'DELETE', `/v1/conversations/${uuid}`);
   assert.equal(again.status, 410, 'removing twice');
+});
+
+scenario('transport drop: an event lost in flight reaches the participant after the SDK resumes, once', async ({ login, open }) => {
+  const proxy = await startProxy(server.wss);
+  try {
+    const a = await login('user1');
+    const b = await Chat.open(() => open({ serverIp: proxy.address }), 'user2');
+    b.id = await b.m('getMyId');
+    const { uuid } = await group(a, [b]);
+
+    const since = b.mark();
+    const swallowed = proxy.swallowServerBytes({ minBytes: 100 });
+    const sent = await a.conv(uuid, 'sendMessage', 'while your network was down');
+    await swallowed; // user2's copy left the server but never reached the SDK
+    proxy.dropAll();
+    await b.page.waitForEvent('Reconnected', { since, timeout: 15_000 });
+    const got = await b.event('SendMessage', (e) => e.message?.uuid === sent.message.uuid, { since, timeout: 10_000, what: 'the lost event, resent after the resume' });
+    assert.equal(got.seq, sent.seq);
+    assert.equal(got.message.text, 'while your network was down');
+
+    // The resumed session works both ways, and the lost event was delivered exactly once.
+    const sinceA = a.mark();
+    const reply = await b.conv(uuid, 'sendMessage', 'back online');
+    await a.event('SendMessage', (e) => e.message?.uuid === reply.message.uuid, { since: sinceA });
+    assert.equal(b.events('SendMessage', since).filter((e) => e.message?.uuid === sent.message.uuid).length, 1, 'delivered once');
+  } finally {
+    await proxy.close();
+  }
 });
 
 scenario('rate limits: requests beyond the per-second and per-minute limits are refused with 32 and 33, the session lives on', async ({ open }) => {

@@ -501,6 +501,24 @@ scenario('participants: add, edit, remove; added and removed users get the event
   await c.fails([12, 19], 'conv', uuid, 'sendMessage', ['still here?']);
 });
 
+scenario('ownership: an owner grants ownership with editParticipants; only owners grant it', async ({ login }) => {
+  const a = await login('user1');
+  const b = await login('user2');
+  const c = await login('user3');
+  const { uuid } = await group(a, [b, c], { perms: { user3: { canWrite: true, canManageParticipants: true } } });
+  // user3 may manage participants but is no owner: it cannot make anyone an owner.
+  await c.fails(12, 'conv', uuid, 'editParticipants', [[{ userId: b.id, isOwner: true, canManageParticipants: true }]]);
+  await c.fails(12, 'conv', uuid, 'setTitle', ['not an owner']);
+
+  const sinceB = b.mark();
+  const granted = await a.conv(uuid, 'editParticipants', [{ userId: b.id, isOwner: true, canWrite: true, canManageParticipants: true }]);
+  assertPerms(participant(granted.conversation, b.id), { isOwner: true, canManageParticipants: true, canWrite: true, canEdit: false }, 'user2 as owner');
+  await b.event('EditConversation', (e) => e.conversation?.uuid === uuid && participant(e.conversation, b.id)?.isOwner === true, { since: sinceB });
+  const renamed = await b.conv(uuid, 'setTitle', 'renamed by the new owner');
+  assert.equal(renamed.conversation.title, 'renamed by the new owner');
+  assert.equal(renamed.initiator, b.id);
+});
+
 // ---------------------------------------------------------------------------------------------
 // Messages
 

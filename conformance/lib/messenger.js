@@ -166,6 +166,16 @@ export class Chat {
     return this.page.log.slice(since).filter((e) => e.kind === dir && e.frame?.payload?.service).map((e) => e.frame.payload);
   }
 
+  /**
+   * Asserts that nothing this page received mentions `text` (e.g. a conversation uuid it must not
+   * hear about). A request round trip first lets anything the server already sent arrive.
+   */
+  async assertNeverReceived(text, what) {
+    await this.m('getSubscriptionList');
+    const leaked = this.page.log.filter((e) => e.kind === 'recv' && e.raw.includes(text));
+    assert.deepEqual(leaked.map((e) => e.raw.slice(0, 300)), [], `${this.user} must not receive ${what}`);
+  }
+
   /** Builds a Conversation object from a cache record in the page (for calls on conversations the user cannot fetch). */
   async adoptConversation(uuid) {
     await this.page.page.evaluate((uuid) => {

@@ -129,7 +129,6 @@ struct MsgSession {
     /// `None` when the user's messaging identity could not be loaded (requests get error 30).
     caller: Option<Caller>,
     tx: Arc<SessionTx>,
-    rx: mpsc::Receiver<Arc<str>>,
     limiter: RateLimiter,
     /// The session's latest write; a later read waits for it (read-your-writes).
     last_write: Option<WriteDone>,
@@ -189,6 +188,19 @@ impl Connection {
                     }))),
                 )
                 .await;
+                // Finish the close handshake in the background: read (and discard) what the
+                // peer still sends until its Close, so that dropping the socket does not reset
+                // the TCP connection (a reset can destroy our Close frame before it is read).
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                        while let Some(Ok(m)) = socket.recv().await {
+                            if matches!(m, Message::Close(_)) {
+                                break;
+                            }
+                        }
+                    })
+                    .await;
+                });
             }
             self.session.transport_down(Instant::now().into_std());
             self.detached_at = Some(Instant::now());
@@ -386,7 +398,7 @@ impl Connection {
             if self.finished {
                 break;
             }
-            let Some(next) = self.msg.as_mut().and_then(|m| m.rx.try_recv().ok()) else {
+            let Some(next) = self.msg.as_ref().and_then(|m| m.tx.try_pop()) else {
                 break;
             };
             self.send_payload(next).await;
@@ -395,7 +407,7 @@ impl Connection {
 
     async fn drain_events(&mut self) {
         while !self.finished
-            && let Some(next) = self.msg.as_mut().and_then(|m| m.rx.try_recv().ok())
+            && let Some(next) = self.msg.as_ref().and_then(|m| m.tx.try_pop())
         {
             self.send_payload(next).await;
         }
@@ -501,11 +513,10 @@ impl Connection {
                 None
             }
         };
-        let (tx, rx) = messenger.session_opened(user_id);
+        let tx = messenger.session_opened(user_id);
         self.msg = Some(MsgSession {
             caller,
             tx,
-            rx,
             limiter: RateLimiter::new(messenger.rate, std::time::Instant::now()),
             last_write: None,
         });
@@ -533,7 +544,7 @@ impl Connection {
         };
         match &self.msg {
             Some(m) => {
-                m.tx.push(frame);
+                m.tx.push_reply(frame);
             }
             None => self.send_payload(frame).await,
         }
@@ -657,10 +668,7 @@ async fn next_event(msg: &mut Option<MsgSession>) -> Option<Arc<str>> {
                 return None;
             }
             tokio::select! {
-                ev = m.rx.recv() => match ev {
-                    Some(e) => Some(e),
-                    None => std::future::pending().await,
-                },
+                ev = m.tx.pop() => Some(ev),
                 _ = m.tx.wait_kicked() => None,
             }
         }

@@ -1,4 +1,5 @@
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
 use vox_messenger_server::cli::{self, ProvisionCmd};
 use vox_messenger_server::config::{Config, ServeArgs};
@@ -7,13 +8,20 @@ use vox_messenger_server::store::sqlite::SqliteStore;
 
 /// Self-hostable Messenger server speaking the Voximplant Web SDK wire protocol.
 #[derive(Parser)]
-#[command(name = "vox-messenger-server", version)]
+#[command(
+    name = "vox-messenger-server",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     /// SQLite database file.
     #[arg(long, env = "VOX_DB", global = true)]
     db: Option<PathBuf>,
     #[command(subcommand)]
-    cmd: Command,
+    cmd: Option<Command>,
+    /// Without a subcommand, the flags of `serve` (so `vox-messenger-server --dev` runs the server).
+    #[command(flatten)]
+    serve: Box<ServeArgs>,
 }
 
 #[derive(Subcommand)]
@@ -47,7 +55,8 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    match cli.cmd {
+    let cmd = cli.cmd.unwrap_or(Command::Serve(cli.serve));
+    match cmd {
         Command::Serve(mut args) => {
             args.db = cli.db;
             let config = Config::resolve(&args)?;
@@ -86,7 +95,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                     srv.addr
                 );
             }
-            println!("READY {}", srv.ready_line());
+            // A closed stdout (e.g. piped into `head`) must not take the server down.
+            let _ = writeln!(std::io::stdout(), "READY {}", srv.ready_line());
             use std::io::Write;
             let _ = std::io::stdout().flush();
             wait_for_signal().await;
@@ -101,7 +111,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let store =
                 SqliteStore::open(&db).map_err(|e| format!("database {}: {e}", db.display()))?;
             let out = cli::run(cmd, &store).await?;
-            println!("{out}");
+            let _ = writeln!(std::io::stdout(), "{out}");
             Ok(())
         }
     }

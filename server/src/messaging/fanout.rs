@@ -11,18 +11,26 @@
 //!   `request_uuid` (its reply) and once without (everyone else); recipients share the same
 //!   `Arc<str>`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use tokio::sync::{Notify, mpsc};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::Notify;
 use vox_protocol::messaging::{EnvelopeFields, EventName, UserId, encode_event};
 
 use serde_json::value::RawValue;
 
-/// The sending half of one logged-in session's event queue.
+/// One logged-in session's outgoing queue of encoded messaging payloads.
+///
+/// Events pushed to the session (fan-out) are bounded by `capacity`: a session with that many
+/// undelivered events is kicked. The session's own **replies** do not count against the bound
+/// (they are bounded by its own requests in flight), so a client that pipelines requests is
+/// never closed for its own answers. Replies and events share one FIFO, so the session sees
+/// everything in the order it was published.
 pub struct SessionTx {
     pub user_id: UserId,
-    tx: mpsc::Sender<Arc<str>>,
+    queue: Mutex<SessionQueue>,
+    ready: Notify,
+    capacity: usize,
     kicked: AtomicBool,
     kick: Notify,
     /// This session's own presence (`setStatus`).
@@ -31,28 +39,47 @@ pub struct SessionTx {
     pub dropped: AtomicU64,
 }
 
+#[derive(Default)]
+struct SessionQueue {
+    items: VecDeque<(Arc<str>, bool)>,
+    /// Queued items that are events (not replies).
+    events: usize,
+    closed: bool,
+}
+
 impl SessionTx {
-    pub fn new(user_id: UserId, capacity: usize) -> (Arc<SessionTx>, mpsc::Receiver<Arc<str>>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        (
-            Arc::new(SessionTx {
-                user_id,
-                tx,
-                kicked: AtomicBool::new(false),
-                kick: Notify::new(),
-                online: AtomicBool::new(false),
-                dropped: AtomicU64::new(0),
-            }),
-            rx,
-        )
+    pub fn new(user_id: UserId, capacity: usize) -> Arc<SessionTx> {
+        Arc::new(SessionTx {
+            user_id,
+            queue: Mutex::new(SessionQueue::default()),
+            ready: Notify::new(),
+            capacity: capacity.max(1),
+            kicked: AtomicBool::new(false),
+            kick: Notify::new(),
+            online: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+        })
     }
 
-    /// Queue one encoded payload without waiting. False when it was not queued (closed, or full:
+    /// Queue a pushed event without waiting. False when it was not queued (closed, or full:
     /// then the session is kicked).
     pub fn push(&self, frame: Arc<str>) -> bool {
-        match self.tx.try_send(frame) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        self.enqueue(frame, false)
+    }
+
+    /// Queue this session's own reply (not bounded, see the type's documentation).
+    pub fn push_reply(&self, frame: Arc<str>) -> bool {
+        self.enqueue(frame, true)
+    }
+
+    fn enqueue(&self, frame: Arc<str>, reply: bool) -> bool {
+        {
+            let mut q = self.queue.lock().unwrap();
+            if q.closed {
+                return false;
+            }
+            if !reply && q.events >= self.capacity {
+                drop(q);
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 if !self.kicked.swap(true, Ordering::AcqRel) {
                     tracing::warn!(
@@ -61,10 +88,43 @@ impl SessionTx {
                     );
                     self.kick.notify_one();
                 }
-                false
+                return false;
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            if !reply {
+                q.events += 1;
+            }
+            q.items.push_back((frame, reply));
         }
+        self.ready.notify_one();
+        true
+    }
+
+    /// Take the next queued payload, if any.
+    pub fn try_pop(&self) -> Option<Arc<str>> {
+        let mut q = self.queue.lock().unwrap();
+        let (frame, reply) = q.items.pop_front()?;
+        if !reply {
+            q.events -= 1;
+        }
+        Some(frame)
+    }
+
+    /// Wait for the next queued payload.
+    pub async fn pop(&self) -> Arc<str> {
+        loop {
+            if let Some(f) = self.try_pop() {
+                return f;
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    /// Nothing more is queued (the session ended).
+    pub fn close(&self) {
+        let mut q = self.queue.lock().unwrap();
+        q.closed = true;
+        q.items.clear();
+        q.events = 0;
     }
 
     pub fn is_kicked(&self) -> bool {
@@ -205,7 +265,7 @@ impl Hub {
                     ..EnvelopeFields::default()
                 };
                 i.session
-                    .push(encode_event(p.event, &p.payload, &fields).into());
+                    .push_reply(encode_event(p.event, &p.payload, &fields).into());
             }
             for &u in &p.users {
                 let shard = self.shard(u).read().unwrap();
@@ -220,5 +280,100 @@ impl Hub {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vox_protocol::messaging::{Action, EventPayload, TypingMessage};
+
+    fn typing(user: UserId) -> Box<RawValue> {
+        EventPayload::new(
+            user,
+            Action::TypingMessage,
+            TypingMessage {
+                conversation: "c".into(),
+            },
+        )
+        .to_raw()
+    }
+
+    #[test]
+    fn full_queue_kicks_only_that_session() {
+        let hub = Hub::default();
+        let slow = SessionTx::new(1, 2);
+        let fast = SessionTx::new(2, 100);
+        hub.register(slow.clone());
+        hub.register(fast.clone());
+        for _ in 0..5 {
+            hub.publish(
+                &[Publish::new(
+                    EventName::Typing,
+                    typing(3),
+                    vec![1, 2],
+                    false,
+                )],
+                None,
+            );
+        }
+        assert!(slow.is_kicked());
+        assert_eq!(slow.dropped.load(Ordering::Relaxed), 3);
+        assert!(!fast.is_kicked());
+        let mut n = 0;
+        while fast.try_pop().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 5);
+    }
+
+    #[test]
+    fn reply_goes_to_initiator_with_uuid_and_others_without() {
+        let hub = Hub::default();
+        let me = SessionTx::new(1, 1);
+        let me2 = SessionTx::new(1, 10);
+        let other = SessionTx::new(2, 10);
+        // Replies do not count against the bound.
+        for _ in 0..3 {
+            assert!(me.push_reply("r".into()));
+        }
+        for _ in 0..3 {
+            me.try_pop().unwrap();
+        }
+        for s in [&me, &me2, &other] {
+            hub.register(s.clone());
+        }
+        let init = Initiator {
+            session: me.clone(),
+            request_uuid: "req-1".into(),
+        };
+        hub.publish(
+            &[Publish::new(
+                EventName::Typing,
+                typing(1),
+                vec![1, 2, 2],
+                true,
+            )],
+            Some(&init),
+        );
+        let mine = me.try_pop().unwrap();
+        assert!(mine.contains(r#""request_uuid":"req-1""#));
+        assert!(
+            me.try_pop().is_none(),
+            "the initiator gets exactly one copy"
+        );
+        let a = me2.try_pop().unwrap();
+        let b = other.try_pop().unwrap();
+        assert!(a.contains(r#""request_uuid":"""#));
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "encoded once, shared by every recipient"
+        );
+        assert!(other.try_pop().is_none(), "duplicate user ids deliver once");
+        hub.unregister(&me2);
+        assert_eq!(hub.session_count(1), 1);
+        assert!(!hub.is_online(1));
+        me.set_online(true);
+        assert!(hub.is_online(1));
     }
 }

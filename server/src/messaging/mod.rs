@@ -64,19 +64,17 @@ impl Messenger {
     }
 
     /// A logged-in session joins the hub.
-    pub fn session_opened(
-        &self,
-        user_id: UserId,
-    ) -> (Arc<SessionTx>, tokio::sync::mpsc::Receiver<Arc<str>>) {
-        let (tx, rx) = SessionTx::new(user_id, self.queue);
+    pub fn session_opened(&self, user_id: UserId) -> Arc<SessionTx> {
+        let tx = SessionTx::new(user_id, self.queue);
         self.hub.register(tx.clone());
-        (tx, rx)
+        tx
     }
 
     /// A session ended: leave the hub; if it was the user's last online session, tell the
     /// subscribers the user is offline.
     pub async fn session_closed(&self, s: &Arc<SessionTx>) {
         self.hub.unregister(s);
+        s.close();
         if s.online() && !self.hub.is_online(s.user_id) {
             s.set_online(false);
             let user = s.user_id;
@@ -213,7 +211,7 @@ impl Messenger {
             Ok(p) => self.hub.publish(&p, Some(&init)),
             Err(e) => {
                 init.session
-                    .push(error_frame(&init.request_uuid, c.user_id, action, &e).into());
+                    .push_reply(error_frame(&init.request_uuid, c.user_id, action, &e).into());
             }
         }
         None

@@ -213,7 +213,7 @@ fn finish_job(job: WriteJob, result: Res<()>, hub: Option<&Hub>) {
         && let Some(action) = job_action(&job.op)
     {
         let frame = error_frame(&i.request_uuid, c.user_id, action, r);
-        i.session.push(frame.into());
+        i.session.push_reply(frame.into());
     }
     let _ = hub;
     if let Some(d) = job.done {

@@ -37,10 +37,11 @@ export function serverBinary() {
 }
 
 /**
- * Spawns `serve --dev` on ephemeral loopback ports with a fresh database.
+ * Spawns `serve --dev` on ephemeral loopback ports with a fresh database; `env` adds variables
+ * (e.g. VOX_MSG_RATE_PER_SECOND).
  * Resolves with { wss, admin, adminKey, cert, stop(), stderr() }.
  */
-export async function startServer({ bin = serverBinary(), readyTimeoutMs = 20_000 } = {}) {
+export async function startServer({ bin = serverBinary(), readyTimeoutMs = 20_000, env = {} } = {}) {
   checkPrerequisites(bin);
   const dir = mkdtempSync(path.join(tmpdir(), 'vox-conformance-'));
   const args = [
@@ -53,7 +54,7 @@ export async function startServer({ bin = serverBinary(), readyTimeoutMs = 20_00
   const child = spawn(bin, args, {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, VOX_LOG: process.env.VOX_LOG ?? 'info' },
+    env: { ...process.env, VOX_LOG: process.env.VOX_LOG ?? 'info', ...env },
   });
   let stderr = '';
   child.stderr.setEncoding('utf8');

@@ -20,6 +20,7 @@
 //! | `DELETE /v1/users/{user}` | | 204 (marks deleted, revokes tokens) |
 //! | `PUT /v1/users/{user}/password` | `{"password"}` | 204 (revokes tokens) |
 //! | `PUT /v1/users/{user}/display-name` | `{"display_name"}` | 204 |
+//! | `DELETE /v1/conversations/{uuid}` | | 204; participants get `onRemoveConversation`; 404 unknown, 410 already removed |
 //!
 //! `{user}` is `user@app.account` (or the `….voximplant.com` login form). A user is serialised by
 //! [`User`]'s `Serialize`, which leaves out the password digests and the private custom data.
@@ -41,7 +42,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::cli::parse_user_ref;
+use crate::messaging::Messenger;
 use crate::store::{Account, App, NewUser, Store, StoreError, User, UserRef};
+use vox_protocol::messaging::ErrorCode;
 
 /// Largest accepted request body, in bytes.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -50,15 +53,34 @@ type SharedStore = Arc<dyn Store>;
 
 /// The admin API. Serve it on its own listener, e.g. `axum::serve(listener, router(store, key))`.
 pub fn router(store: Arc<dyn Store>, admin_key: String) -> Router {
+    router_with_messenger(store, admin_key, None)
+}
+
+/// The admin API including the Messenger endpoints (`DELETE /v1/conversations/{uuid}`).
+pub fn router_with_messenger(
+    store: Arc<dyn Store>,
+    admin_key: String,
+    messenger: Option<Arc<Messenger>>,
+) -> Router {
     let key = Arc::new(AdminKey::new(&admin_key));
-    Router::new()
+    let mut routes = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/accounts", get(list_accounts).post(create_account))
         .route("/v1/apps", get(list_apps).post(create_app))
         .route("/v1/users", get(list_users).post(create_user))
         .route("/v1/users/{user}", get(get_user).delete(delete_user))
         .route("/v1/users/{user}/password", put(set_password))
-        .route("/v1/users/{user}/display-name", put(set_display_name))
+        .route("/v1/users/{user}/display-name", put(set_display_name));
+    if let Some(m) = messenger {
+        routes = routes.route(
+            "/v1/conversations/{uuid}",
+            axum::routing::delete(move |path: Result<Path<String>, PathRejection>| {
+                let m = m.clone();
+                async move { remove_conversation(m, path).await }
+            }),
+        );
+    }
+    routes
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -72,6 +94,40 @@ pub fn router(store: Arc<dyn Store>, admin_key: String) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(key, require_admin_key))
         .with_state(store)
+}
+
+/// `DELETE /v1/conversations/{uuid}`: mark the conversation removed; its participants get
+/// `onRemoveConversation` (which takes the conversation's last seq). 204, or 404 / 410.
+async fn remove_conversation(
+    m: Arc<Messenger>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<StatusCode> {
+    let Path(uuid) =
+        path.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    match m.remove_conversation(uuid).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(r) if r.code == ErrorCode::ConversationNotFound => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "conversation not found",
+        )),
+        Err(r) if r.code == ErrorCode::ConversationDeleted => Err(ApiError::new(
+            StatusCode::GONE,
+            "gone",
+            "conversation already removed",
+        )),
+        Err(r) => {
+            tracing::error!(
+                code = r.code.code(),
+                "admin API: removing a conversation failed"
+            );
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "backend",
+                r.description().to_owned(),
+            ))
+        }
+    }
 }
 
 // --- authentication ------------------------------------------------------------------------

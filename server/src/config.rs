@@ -73,6 +73,19 @@ pub struct ServeArgs {
     /// Lockout window for failed logins, seconds.
     #[arg(long, env = "VOX_LOGIN_LOCKOUT_SECS")]
     pub login_lockout_secs: Option<u64>,
+    /// Messaging requests one session may send per second (error 32 beyond; 0 = unlimited).
+    #[arg(long, env = "VOX_MSG_RATE_PER_SECOND")]
+    pub msg_rate_per_second: Option<u32>,
+    /// Messaging requests one session may send per minute (error 33 beyond; 0 = unlimited).
+    #[arg(long, env = "VOX_MSG_RATE_PER_MINUTE")]
+    pub msg_rate_per_minute: Option<u32>,
+    /// Events a session may have queued before it is closed as too slow.
+    #[arg(long, env = "VOX_SESSION_QUEUE")]
+    pub session_queue: Option<usize>,
+    /// Acknowledge messaging writes without waiting for fsync (benchmarks only: a crash can
+    /// lose acknowledged changes).
+    #[arg(long, env = "VOX_NO_FSYNC")]
+    pub no_fsync: bool,
 }
 
 /// The same keys, read from the TOML file.
@@ -97,6 +110,10 @@ struct FileConfig {
     login_failures_per_user: Option<u32>,
     login_failures_per_peer: Option<u32>,
     login_lockout_secs: Option<u64>,
+    msg_rate_per_second: Option<u32>,
+    msg_rate_per_minute: Option<u32>,
+    session_queue: Option<usize>,
+    no_fsync: Option<bool>,
 }
 
 /// How the main listener gets its certificate.
@@ -130,6 +147,12 @@ pub struct Config {
     pub login_failures_per_user: u32,
     pub login_failures_per_peer: u32,
     pub login_lockout: Duration,
+    /// Per-session messaging request limits.
+    pub msg_rate: crate::messaging::limits::RateLimits,
+    /// Capacity of each session's event queue.
+    pub session_queue: usize,
+    /// Messaging commits wait for fsync (`synchronous=FULL`).
+    pub durable: bool,
     /// Folder for generated files (dev certificate, temporary database).
     pub data_dir: PathBuf,
 }
@@ -138,6 +161,10 @@ pub struct Config {
 /// text is at most 5 000 characters, conversation custom data 5 KB); anything larger is refused
 /// with close code 1009 instead of being buffered (tungstenite's default would be 64 MiB).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1 << 20;
+
+/// Default bound of a session's event queue. A session this far behind is closed (it reconnects
+/// and catches up with `retransmitEvents`).
+pub const DEFAULT_SESSION_QUEUE: usize = 4096;
 
 impl Config {
     /// Resolve flags/env over the optional TOML file over defaults.
@@ -248,6 +275,24 @@ impl Config {
                 .or(file.login_failures_per_peer)
                 .unwrap_or(50),
             login_lockout: secs(args.login_lockout_secs, file.login_lockout_secs, 300),
+            msg_rate: {
+                let d = crate::messaging::limits::RateLimits::default();
+                crate::messaging::limits::RateLimits {
+                    per_second: args
+                        .msg_rate_per_second
+                        .or(file.msg_rate_per_second)
+                        .unwrap_or(d.per_second),
+                    per_minute: args
+                        .msg_rate_per_minute
+                        .or(file.msg_rate_per_minute)
+                        .unwrap_or(d.per_minute),
+                }
+            },
+            session_queue: args
+                .session_queue
+                .or(file.session_queue)
+                .unwrap_or(DEFAULT_SESSION_QUEUE),
+            durable: !(args.no_fsync || file.no_fsync.unwrap_or(false)),
             data_dir,
         })
     }

@@ -7,6 +7,10 @@
 //! acknowledged is sent again. An unknown or expired id is answered with `{"type":"error"}`.
 
 use crate::auth::{self, Credential, Tokens};
+use crate::messaging::WriteDone;
+use crate::messaging::fanout::{Initiator, SessionTx};
+use crate::messaging::limits::{RateLimited, RateLimiter};
+use crate::messaging::store::{Caller, Reject, error_frame};
 use crate::state::Shared;
 use crate::store::User;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -19,6 +23,11 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use vox_protocol::frames::{CloseCode, Frame};
+use vox_protocol::messaging::{Action, ClientRequest, ErrorCode, MessagingError};
+use vox_protocol::rpc::{
+    ClientRpc, LoginCredential, LoginFailed, LoginFailureCode, LoginSuccessful, OAuthTokens,
+    PayloadKind, RefreshOauthTokenFailed, RefreshOauthTokenSuccessful, RpcError, payload_kind,
+};
 use vox_protocol::session::{Session, SessionConfig, SessionEvent};
 
 /// A socket handed to a connection task (the first one, or a resume).
@@ -109,8 +118,20 @@ struct Connection {
     /// When the current transport went away (for the resume window).
     detached_at: Option<Instant>,
     user: Option<User>,
+    /// Messaging state of a logged-in session.
+    msg: Option<MsgSession>,
     /// The logical connection is over (close handshake done or peer closed).
     finished: bool,
+}
+
+/// The messaging side of a logged-in session.
+struct MsgSession {
+    /// `None` when the user's messaging identity could not be loaded (requests get error 30).
+    caller: Option<Caller>,
+    tx: Arc<SessionTx>,
+    limiter: RateLimiter,
+    /// The session's latest write; a later read waits for it (read-your-writes).
+    last_write: Option<WriteDone>,
 }
 
 /// Why a transport is being dropped.
@@ -135,6 +156,7 @@ impl Connection {
             attach_rx,
             detached_at: None,
             user: None,
+            msg: None,
             finished: false,
         }
     }
@@ -166,6 +188,19 @@ impl Connection {
                     }))),
                 )
                 .await;
+                // Finish the close handshake in the background: read (and discard) what the
+                // peer still sends until its Close, so that dropping the socket does not reset
+                // the TCP connection (a reset can destroy our Close frame before it is read).
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                        while let Some(Ok(m)) = socket.recv().await {
+                            if matches!(m, Message::Close(_)) {
+                                break;
+                            }
+                        }
+                    })
+                    .await;
+                });
             }
             self.session.transport_down(Instant::now().into_std());
             self.detached_at = Some(Instant::now());
@@ -173,6 +208,13 @@ impl Connection {
     }
 
     async fn run(mut self, first: Attach) {
+        self.run_loop(first).await;
+        if let Some(m) = self.msg.take() {
+            self.shared.messenger.session_closed(&m.tx).await;
+        }
+    }
+
+    async fn run_loop(&mut self, first: Attach) {
         self.attach(first);
         let window = self.shared.config.resume_window;
         let mut shutdown = self.shared.shutdown.clone();
@@ -219,6 +261,18 @@ impl Connection {
                     tracing::info!(conn = %self.id, "resume window expired; connection dropped");
                     return;
                 }
+                ev = next_event(&mut self.msg) => match ev {
+                    Some(p) => self.deliver(p).await,
+                    None => {
+                    tracing::warn!(conn = %self.id, "closing a session that fell too far behind");
+                    self.detach(Some(Drop {
+                        code: CloseCode::ServerError.as_u16(),
+                        reason: "slow consumer".into(),
+                    }))
+                    .await;
+                    self.finished = true;
+                    }
+                },
             }
         }
     }
@@ -337,87 +391,288 @@ impl Connection {
         }
     }
 
-    async fn on_payload(&mut self, payload: &RawValue) {
-        match rpc_glue::classify(payload) {
-            rpc_glue::Incoming::Rpc(call) => self.on_rpc(call).await,
-            rpc_glue::Incoming::Messaging(env) => self.on_messaging(env).await,
-            rpc_glue::Incoming::Invalid(why) => {
-                tracing::info!(conn = %self.id, %why, "ignoring malformed payload");
+    /// Move one queued event (and whatever else is queued) into the session.
+    async fn deliver(&mut self, first: Arc<str>) {
+        self.send_payload(first).await;
+        for _ in 0..1024 {
+            if self.finished {
+                break;
             }
+            let Some(next) = self.msg.as_ref().and_then(|m| m.tx.try_pop()) else {
+                break;
+            };
+            self.send_payload(next).await;
         }
     }
 
-    async fn on_rpc(&mut self, call: rpc_glue::Rpc) {
-        use rpc_glue::Rpc;
-        let peer = self.peer.ip();
-        let auth = &self.shared.auth;
-        match call {
-            Rpc::Ping => {}
-            Rpc::Login { user, cred } => {
-                if self.user.is_some() {
-                    let reply = rpc_glue::login_failed(auth::code::INVALID_STATE, None);
-                    return self.send_payload(reply.into()).await;
+    async fn drain_events(&mut self) {
+        while !self.finished
+            && let Some(next) = self.msg.as_ref().and_then(|m| m.tx.try_pop())
+        {
+            self.send_payload(next).await;
+        }
+    }
+
+    async fn on_payload(&mut self, payload: &RawValue) {
+        let text = payload.get();
+        match payload_kind(text) {
+            Ok(PayloadKind::Rpc) => match ClientRpc::from_json(text) {
+                Ok(call) => self.on_rpc(call).await,
+                Err(RpcError::UnknownName(name)) => {
+                    tracing::debug!(conn = %self.id, %name, "ignoring RPC this server does not implement");
                 }
-                let reply = match auth.login(peer, &user, cred).await {
-                    Ok(ok) => {
-                        let reply =
-                            rpc_glue::login_successful(&ok.user.display_name, ok.tokens.as_ref());
-                        self.user = Some(ok.user);
-                        reply
-                    }
-                    Err(code) => rpc_glue::login_failed(code, None),
-                };
-                self.send_payload(reply.into()).await
+                Err(e) => tracing::info!(conn = %self.id, error = %e, "ignoring malformed RPC"),
+            },
+            Ok(PayloadKind::Messaging) => {
+                self.on_messaging(text).await;
+                // Move this session's own replies into the session now, so that a burst of
+                // requests cannot overflow its event queue.
+                self.drain_events().await;
             }
-            Rpc::GenerateOneTimeKey { user } => {
+            Err(e) => tracing::info!(conn = %self.id, error = %e, "ignoring malformed payload"),
+        }
+    }
+
+    async fn on_rpc(&mut self, call: ClientRpc) {
+        let peer = self.peer.ip();
+        let failed = |code: u32| LoginFailed { code, extra: None }.to_json();
+        match call {
+            ClientRpc::Ping => {}
+            ClientRpc::Login(l) => {
+                let cred = match l.credential {
+                    LoginCredential::Password { digest, kind } => {
+                        Credential::Password { digest, kind }
+                    }
+                    LoginCredential::AccessToken(t) => Credential::AccessToken(t),
+                };
+                self.login(peer, &l.login, cred).await
+            }
+            ClientRpc::LoginUsingOneTimeKey(o) => {
+                self.login(peer, &o.login, Credential::OneTimeKey { hash: o.hash })
+                    .await
+            }
+            ClientRpc::LoginGenerateOneTimeKey(g) => {
                 let reply = if self.user.is_some() {
-                    rpc_glue::login_failed(auth::code::INVALID_STATE, None)
+                    failed(auth::code::INVALID_STATE)
                 } else {
-                    match auth.generate_one_time_key(peer, &user).await {
-                        Ok(key) => rpc_glue::login_failed(auth::code::ONE_TIME_KEY, Some(&key)),
-                        Err(code) => rpc_glue::login_failed(code, None),
+                    match self.shared.auth.generate_one_time_key(peer, &g.login).await {
+                        Ok(key) => LoginFailed::one_time_key(key).to_json(),
+                        Err(code) => failed(code),
                     }
                 };
                 self.send_payload(reply.into()).await
             }
-            Rpc::LoginStage2 => {
+            ClientRpc::LoginStage2(_) => {
                 // Two-stage login is not offered by this server: no second stage is ever pending.
-                let reply = rpc_glue::login_failed(auth::code::INVALID_STATE, None);
+                let reply = LoginFailed::new(LoginFailureCode::InvalidState).to_json();
                 self.send_payload(reply.into()).await
             }
-            Rpc::Refresh {
-                user,
-                refresh_token,
-                device_token,
-            } => {
-                let reply = match auth
-                    .refresh(peer, &user, &refresh_token, device_token)
+            ClientRpc::RefreshOauthToken(r) => {
+                let reply = match self
+                    .shared
+                    .auth
+                    .refresh(peer, &r.login, &r.refresh_token, r.device_token)
                     .await
                 {
-                    Ok(tokens) => rpc_glue::refresh_successful(&tokens),
-                    Err(code) => rpc_glue::refresh_failed(code),
+                    Ok(tokens) => RefreshOauthTokenSuccessful::new(oauth(&tokens)).to_json(),
+                    Err(code) => RefreshOauthTokenFailed { code }.to_json(),
                 };
                 self.send_payload(reply.into()).await
-            }
-            Rpc::Other(name) => {
-                tracing::debug!(conn = %self.id, %name, "ignoring RPC this server does not implement");
             }
         }
     }
 
-    async fn on_messaging(&mut self, env: rpc_glue::Envelope) {
-        let (code, description) = if self.user.is_none() {
-            (3, "User is not authorized")
-        } else {
-            (30, "IM service is not available, try later")
+    async fn login(&mut self, peer: std::net::IpAddr, login: &str, cred: Credential) {
+        if self.user.is_some() {
+            let reply = LoginFailed::new(LoginFailureCode::InvalidState).to_json();
+            return self.send_payload(reply.into()).await;
+        }
+        let reply = match self.shared.auth.login(peer, login, cred).await {
+            Ok(ok) => {
+                let reply = LoginSuccessful::new(
+                    ok.user.display_name.clone(),
+                    ok.tokens.as_ref().map(oauth),
+                )
+                .to_json();
+                self.start_messaging(&ok.user).await;
+                self.user = Some(ok.user);
+                reply
+            }
+            Err(code) => LoginFailed { code, extra: None }.to_json(),
         };
-        let reply = rpc_glue::messaging_error(
-            &env,
-            self.user.as_ref().map(|u| u.id).unwrap_or(0),
-            code,
-            description,
-        );
         self.send_payload(reply.into()).await
+    }
+
+    async fn start_messaging(&mut self, user: &User) {
+        let messenger = &self.shared.messenger;
+        let user_id = user.id as u64;
+        let caller = match messenger.caller(user_id).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::error!(conn = %self.id, user = user_id, error = ?e, "cannot load the messaging identity");
+                None
+            }
+        };
+        let tx = messenger.session_opened(user_id);
+        self.msg = Some(MsgSession {
+            caller,
+            tx,
+            limiter: RateLimiter::new(messenger.rate, std::time::Instant::now()),
+            last_write: None,
+        });
+    }
+
+    /// Answer a messaging request with `onError`, in order with the session's other events.
+    async fn messaging_error(&mut self, request_uuid: &str, action: Option<Action>, r: Reject) {
+        let initiator = self.user.as_ref().map_or(0, |u| u.id as u64);
+        let frame: Arc<str> = match action {
+            Some(a) => error_frame(request_uuid, initiator, a, &r).into(),
+            None => {
+                let payload = vox_protocol::messaging::EventPayload::error(initiator, None, r.code)
+                    .with_description(r.description())
+                    .with_timestamp(crate::messaging::store::now());
+                vox_protocol::messaging::encode_event(
+                    vox_protocol::messaging::EventName::Error,
+                    &payload.to_raw(),
+                    &vox_protocol::messaging::EnvelopeFields {
+                        request_uuid,
+                        ..Default::default()
+                    },
+                )
+                .into()
+            }
+        };
+        match &self.msg {
+            Some(m) => {
+                m.tx.push_reply(frame);
+            }
+            None => self.send_payload(frame).await,
+        }
+    }
+
+    async fn on_messaging(&mut self, text: &str) {
+        let req = match ClientRequest::from_json(text) {
+            Ok(r) => r,
+            Err(e) => {
+                let (event, uuid) = probe_envelope(text);
+                let action = event.as_deref().and_then(Action::from_name);
+                tracing::debug!(conn = %self.id, error = %e, "refusing a malformed messaging request");
+                let r = match &e {
+                    MessagingError::Payload { .. } => Reject::new(e.error_code(), e.to_string()),
+                    _ => Reject::from(e.error_code()),
+                };
+                return self.messaging_error(&uuid, action, r).await;
+            }
+        };
+        let action = req.action();
+        let Some(m) = self.msg.as_mut() else {
+            return self
+                .messaging_error(
+                    &req.request_uuid,
+                    Some(action),
+                    ErrorCode::NotAuthorized.into(),
+                )
+                .await;
+        };
+        if let Err(limited) = m.limiter.check(std::time::Instant::now()) {
+            let r = match limited {
+                RateLimited::PerSecond(n) => Reject::new(
+                    ErrorCode::RateLimitPerSecond,
+                    format!("{n} messages per second limit reached. Please try again later."),
+                ),
+                RateLimited::PerMinute(n) => Reject::new(
+                    ErrorCode::RateLimitPerMinute,
+                    format!("{n} messages per minute limit reached. Please try again later."),
+                ),
+            };
+            return self
+                .messaging_error(&req.request_uuid, Some(action), r)
+                .await;
+        }
+        let Some(caller) = m.caller else {
+            return self
+                .messaging_error(
+                    &req.request_uuid,
+                    Some(action),
+                    ErrorCode::ServiceUnavailable.into(),
+                )
+                .await;
+        };
+        if !is_write(action)
+            && let Some(w) = m.last_write.take()
+        {
+            let _ = w.await;
+        }
+        let m = self.msg.as_mut().expect("checked above");
+        let init = Initiator {
+            session: m.tx.clone(),
+            request_uuid: req.request_uuid,
+        };
+        let messenger = self.shared.messenger.clone();
+        if let Some(done) = messenger.handle(caller, init, req.request).await {
+            m.last_write = Some(done);
+        }
+    }
+}
+
+/// Actions that change state (they run on the store's writer).
+fn is_write(a: Action) -> bool {
+    use Action as A;
+    matches!(
+        a,
+        A::CreateConversation
+            | A::EditConversation
+            | A::JoinConversation
+            | A::LeaveConversation
+            | A::AddParticipants
+            | A::EditParticipants
+            | A::RemoveParticipants
+            | A::SendMessage
+            | A::EditMessage
+            | A::RemoveMessage
+            | A::IsRead
+            | A::EditUser
+            | A::ManageNotification
+            | A::Subscribe
+            | A::Unsubscribe
+    )
+}
+
+/// `event` and `request_uuid` of a messaging envelope that did not decode, for its `onError`.
+fn probe_envelope(text: &str) -> (Option<String>, String) {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    (
+        v.get("event").and_then(|e| e.as_str()).map(str::to_owned),
+        v.get("request_uuid")
+            .and_then(|e| e.as_str())
+            .unwrap_or("")
+            .to_owned(),
+    )
+}
+
+fn oauth(t: &Tokens) -> OAuthTokens {
+    OAuthTokens {
+        access_token: t.access_token.clone(),
+        access_expire: t.access_expire,
+        refresh_token: t.refresh_token.clone(),
+        refresh_expire: t.refresh_expire,
+    }
+}
+
+/// The next queued event of a logged-in session; `None` once the session has been kicked for
+/// falling behind.
+async fn next_event(msg: &mut Option<MsgSession>) -> Option<Arc<str>> {
+    match msg {
+        Some(m) => {
+            if m.tx.is_kicked() {
+                return None;
+            }
+            tokio::select! {
+                ev = m.tx.pop() => Some(ev),
+                _ = m.tx.wait_kicked() => None,
+            }
+        }
+        None => std::future::pending().await,
     }
 }
 
@@ -432,171 +687,5 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Mapping between JSON payloads and the login service (to be replaced by `vox_protocol::rpc`).
-mod rpc_glue {
-    use super::*;
-    use serde_json::{Value, json};
-    use vox_protocol::auth::CredentialType;
-
-    pub enum Incoming {
-        Rpc(Rpc),
-        Messaging(Envelope),
-        Invalid(String),
-    }
-
-    pub enum Rpc {
-        Ping,
-        Login {
-            user: String,
-            cred: Credential,
-        },
-        GenerateOneTimeKey {
-            user: String,
-        },
-        LoginStage2,
-        Refresh {
-            user: String,
-            refresh_token: String,
-            device_token: Option<String>,
-        },
-        Other(String),
-    }
-
-    pub struct Envelope {
-        pub event: String,
-        pub request_uuid: String,
-    }
-
-    pub fn classify(payload: &RawValue) -> Incoming {
-        let v: Value = match serde_json::from_str(payload.get()) {
-            Ok(v) => v,
-            Err(e) => return Incoming::Invalid(e.to_string()),
-        };
-        if let Some(name) = v.get("name").and_then(Value::as_str) {
-            let params = v
-                .get("params")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let s = |i: usize| params.get(i).and_then(Value::as_str).map(str::to_owned);
-            return Incoming::Rpc(match name {
-                "__ping" => Rpc::Ping,
-                "login" => {
-                    let (Some(user), Some(secret)) = (s(0), s(1)) else {
-                        return Incoming::Invalid("login: bad params".into());
-                    };
-                    let opts = params.get(2).cloned().unwrap_or(Value::Null);
-                    let cred = if let Some(at) = opts.get("accessToken").and_then(Value::as_str) {
-                        Credential::AccessToken(at.to_owned())
-                    } else {
-                        let kind = match opts.get("credentialType").and_then(Value::as_str) {
-                            Some("sha256") => CredentialType::Sha256,
-                            _ => CredentialType::Md5,
-                        };
-                        Credential::Password {
-                            digest: secret,
-                            kind,
-                        }
-                    };
-                    Rpc::Login { user, cred }
-                }
-                "loginGenerateOneTimeKey" => match s(0) {
-                    Some(user) => Rpc::GenerateOneTimeKey { user },
-                    None => return Incoming::Invalid("loginGenerateOneTimeKey: bad params".into()),
-                },
-                "loginUsingOneTimeKey" => match (s(0), s(1)) {
-                    (Some(user), Some(hash)) => Rpc::Login {
-                        user,
-                        cred: Credential::OneTimeKey { hash },
-                    },
-                    _ => return Incoming::Invalid("loginUsingOneTimeKey: bad params".into()),
-                },
-                "loginStage2" => Rpc::LoginStage2,
-                "refreshOauthToken" => {
-                    let Some(user) = s(0) else {
-                        return Incoming::Invalid("refreshOauthToken: bad params".into());
-                    };
-                    match params.get(1) {
-                        Some(Value::String(rt)) => Rpc::Refresh {
-                            user,
-                            refresh_token: rt.clone(),
-                            device_token: None,
-                        },
-                        Some(Value::Object(o)) => Rpc::Refresh {
-                            user,
-                            refresh_token: o
-                                .get("refreshToken")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .to_owned(),
-                            device_token: o
-                                .get("deviceToken")
-                                .and_then(Value::as_str)
-                                .map(str::to_owned),
-                        },
-                        _ => return Incoming::Invalid("refreshOauthToken: bad params".into()),
-                    }
-                }
-                other => Rpc::Other(other.to_owned()),
-            });
-        }
-        if v.get("service").is_some() {
-            return Incoming::Messaging(Envelope {
-                event: v
-                    .get("event")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
-                request_uuid: v
-                    .get("request_uuid")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
-            });
-        }
-        Incoming::Invalid("payload is neither an RPC nor a messaging envelope".into())
-    }
-
-    fn oauth(t: &Tokens) -> Value {
-        json!({"accessToken": t.access_token, "accessExpire": t.access_expire,
-               "refreshToken": t.refresh_token, "refreshExpire": t.refresh_expire})
-    }
-
-    pub fn login_successful(display_name: &str, tokens: Option<&Tokens>) -> String {
-        let extra = match tokens {
-            Some(t) => json!({"OAuth": oauth(t)}),
-            None => json!({}),
-        };
-        json!({"name": "loginSuccessful", "params": [display_name, extra]}).to_string()
-    }
-
-    pub fn login_failed(code: u32, extra: Option<&str>) -> String {
-        match extra {
-            Some(x) => json!({"name": "loginFailed", "params": [code, x]}).to_string(),
-            None => json!({"name": "loginFailed", "params": [code]}).to_string(),
-        }
-    }
-
-    pub fn refresh_successful(t: &Tokens) -> String {
-        json!({"name": "refreshOauthTokenSuccessful", "params": [{"OAuth": oauth(t)}]}).to_string()
-    }
-
-    pub fn refresh_failed(code: u32) -> String {
-        json!({"name": "refreshOauthTokenFailed", "params": [code]}).to_string()
-    }
-
-    pub fn messaging_error(env: &Envelope, initiator: i64, code: u32, description: &str) -> String {
-        let ts = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        json!({"service": "chat", "event": "onError", "payload": {
-            "@type": "type/vox.store.OutgoingNamespace.Error", "initiator": initiator,
-            "on_incoming_event": env.event, "code": code, "description": description, "timestamp": ts},
-            "request_uuid": env.request_uuid, "version": "2"})
-        .to_string()
     }
 }

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod gateway;
+pub mod messaging;
 pub mod server;
 pub mod state;
 pub mod store;

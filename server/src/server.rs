@@ -115,12 +115,24 @@ pub async fn start(mut config: Config) -> Result<RunningServer, String> {
         ),
         None => None,
     };
+    let messenger = Arc::new(crate::messaging::Messenger::open(
+        crate::messaging::store::StoreOptions {
+            path: config.db.clone(),
+            durable: config.durable,
+            readers: 2,
+            max_batch: 512,
+            queue: 65536,
+        },
+        config.msg_rate,
+        config.session_queue,
+    )?);
     let (shutdown, rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         shutdown: rx.clone(),
         auth: AuthService::new(store.clone(), &config),
         store: store.clone(),
         connections: Registry::default(),
+        messenger: messenger.clone(),
         config: config.clone(),
     });
     let router = gateway::router(shared.clone());
@@ -155,7 +167,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, String> {
                 .expect("admin key checked by Config::resolve");
             tasks.push(tokio::spawn(gateway::serve_plain(
                 l,
-                admin::router(store.clone(), key),
+                admin::router_with_messenger(store.clone(), key, Some(messenger.clone())),
                 rx.clone(),
             )));
             a

@@ -3,6 +3,7 @@
 use crate::auth::AuthService;
 use crate::config::Config;
 use crate::connection::Registry;
+use crate::messaging::Messenger;
 use crate::store::Store;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -12,6 +13,7 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     pub auth: AuthService,
     pub connections: Registry,
+    pub messenger: Arc<Messenger>,
     /// Flips to true when the server shuts down: connections then close gracefully.
     pub shutdown: watch::Receiver<bool>,
 }

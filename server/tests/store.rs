@@ -76,7 +76,20 @@ async fn migrations_apply_and_reopen_is_idempotent() {
         tables.retain(|t| t != "sqlite_sequence");
         assert_eq!(
             tables,
-            ["accounts", "apps", "one_time_keys", "tokens", "users"]
+            [
+                "accounts",
+                "apps",
+                "conversations",
+                "events",
+                "messages",
+                "notification_settings",
+                "one_time_keys",
+                "participants",
+                "participation",
+                "subscriptions",
+                "tokens",
+                "users"
+            ]
         );
     }
     for _ in 0..2 {

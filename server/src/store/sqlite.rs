@@ -35,10 +35,16 @@ use super::{
 };
 
 /// The embedded migrations, in order; migration `i` (0-based) leaves `user_version = i + 1`.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../migrations/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../migrations/0001_init.sql"),
+    ),
+    (
+        "0002_messaging.sql",
+        include_str!("../../migrations/0002_messaging.sql"),
+    ),
+];
 
 /// The schema version (`PRAGMA user_version`) this build writes: the number of migrations.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

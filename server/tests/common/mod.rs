@@ -230,7 +230,12 @@ pub const USER1: &str = "user1@app.acc.voximplant.com";
 
 /// Connect on the plain listener, handshake and log in as `user` with password `secret`.
 pub async fn logged_in(ts: &TestServer, user: &str) -> (RawClient, Value) {
-    let mut c = RawClient::open(&url(ts.plain(), "ws", None)).await;
+    logged_in_at(ts.plain(), user).await
+}
+
+/// [`logged_in`] on any plain `ws` address.
+pub async fn logged_in_at(addr: SocketAddr, user: &str) -> (RawClient, Value) {
+    let mut c = RawClient::open(&url(addr, "ws", None)).await;
     c.handshake().await;
     let short = user.split('@').next().unwrap();
     let reply = c
@@ -241,4 +246,198 @@ pub async fn logged_in(ts: &TestServer, user: &str) -> (RawClient, Value) {
         .await;
     assert_eq!(reply["name"], "loginSuccessful", "{reply}");
     (c, reply)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messaging helpers
+// ---------------------------------------------------------------------------------------------
+
+/// IM ids of the dev users (ids start at 1001).
+pub const U1: u64 = 1001;
+pub const U2: u64 = 1002;
+pub const U3: u64 = 1003;
+
+/// A dev server with the per-session messaging rate limits switched off.
+pub async fn start_msg() -> TestServer {
+    start_with(|a| {
+        a.msg_rate_per_second = Some(0);
+        a.msg_rate_per_minute = Some(0);
+    })
+    .await
+}
+
+/// A logged-in session that speaks the messaging envelope. Every server `msg` is ACKed.
+pub struct Chat {
+    pub raw: RawClient,
+    /// Messaging frames read while waiting for something else, in arrival order.
+    pub backlog: std::collections::VecDeque<Value>,
+    pub user: u64,
+}
+
+pub fn full_name(short: &str) -> String {
+    format!("{short}@app.acc.voximplant.com")
+}
+
+impl Chat {
+    pub async fn login(ts: &TestServer, short: &str) -> Chat {
+        Chat::login_at(ts.plain(), short).await
+    }
+
+    pub async fn login_at(addr: SocketAddr, short: &str) -> Chat {
+        let (raw, _) = logged_in_at(addr, &full_name(short)).await;
+        let user = match short {
+            "user1" => U1,
+            "user2" => U2,
+            "user3" => U3,
+            _ => 0,
+        };
+        Chat {
+            raw,
+            backlog: Default::default(),
+            user,
+        }
+    }
+
+    /// Send a request; returns its request_uuid. `@type` is added as the Web SDK does.
+    pub async fn send(&mut self, action: &str, mut payload: Value) -> String {
+        let uuid = uuid::Uuid::new_v4().to_string();
+        if let Some(a) = vox_protocol::messaging::Action::from_name(action) {
+            payload["@type"] = json!(a.at_type());
+        }
+        self.raw
+            .send_msg(json!({"service": "chat", "event": action, "payload": payload, "request_uuid": uuid}))
+            .await;
+        uuid
+    }
+
+    /// The next messaging frame from the socket (ACKing it).
+    async fn read_frame(&mut self) -> Value {
+        loop {
+            let f = self.raw.frame().await;
+            if f["type"] == "msg" {
+                let seq = f["seq"].as_u64().unwrap();
+                self.raw.ack(seq).await;
+                if f["payload"]["service"] == "chat" {
+                    return f["payload"].clone();
+                }
+            }
+        }
+    }
+
+    /// The first frame answering `uuid` (other frames go to the backlog).
+    pub async fn reply(&mut self, uuid: &str) -> Value {
+        if let Some(i) = self.backlog.iter().position(|f| f["request_uuid"] == uuid) {
+            return self.backlog.remove(i).unwrap();
+        }
+        loop {
+            let f = self.read_frame().await;
+            if f["request_uuid"] == uuid {
+                return f;
+            }
+            self.backlog.push_back(f);
+        }
+    }
+
+    /// `n` frames answering `uuid`.
+    pub async fn replies(&mut self, uuid: &str, n: usize) -> Vec<Value> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(self.reply(uuid).await);
+        }
+        out
+    }
+
+    /// Send and wait for the answer.
+    pub async fn call(&mut self, action: &str, payload: Value) -> Value {
+        let uuid = self.send(action, payload).await;
+        self.reply(&uuid).await
+    }
+
+    /// Send, expect `onError` with `code`; returns the frame.
+    pub async fn call_err(&mut self, action: &str, payload: Value, code: u64) -> Value {
+        let f = self.call(action, payload.clone()).await;
+        assert_eq!(
+            f["event"], "onError",
+            "{action} {payload}: expected error {code}, got {f}"
+        );
+        assert_eq!(f["payload"]["code"], code, "{action} {payload}: {f}");
+        assert_eq!(f["payload"]["on_incoming_event"], action, "{f}");
+        assert!(
+            f["payload"]["description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty())
+        );
+        f
+    }
+
+    /// Send, expect the answer to be `event`; returns its payload.
+    pub async fn call_ok(&mut self, action: &str, payload: Value, event: &str) -> Value {
+        let f = self.call(action, payload.clone()).await;
+        assert_eq!(f["event"], event, "{action} {payload}: {f}");
+        f["payload"].clone()
+    }
+
+    /// The next pushed event (not an answer to this session's requests), from the backlog or the
+    /// socket.
+    pub async fn event(&mut self) -> Value {
+        if let Some(i) = self.backlog.iter().position(|f| f["request_uuid"] == "") {
+            return self.backlog.remove(i).unwrap();
+        }
+        loop {
+            let f = self.read_frame().await;
+            if f["request_uuid"] == "" {
+                return f;
+            }
+            self.backlog.push_back(f);
+        }
+    }
+
+    /// The next pushed event, which must be `name`; returns its payload.
+    pub async fn expect(&mut self, name: &str) -> Value {
+        let f = self.event().await;
+        assert_eq!(f["event"], name, "expected {name}, got {f}");
+        f["payload"].clone()
+    }
+
+    /// Prove that no pushed event is pending: a round trip through this session's queue
+    /// (everything queued for it before the answer arrives first).
+    pub async fn quiet(&mut self) {
+        let f = self.call("getSubscriptionList", json!({})).await;
+        assert_eq!(f["event"], "onGetSubscriptionList", "{f}");
+        let pushed: Vec<&Value> = self
+            .backlog
+            .iter()
+            .filter(|f| f["request_uuid"] == "")
+            .collect();
+        assert!(pushed.is_empty(), "unexpected events: {pushed:?}");
+    }
+
+    /// End the session the way the Web SDK does (`close` handshake), and wait for the socket
+    /// to close.
+    pub async fn close(mut self) {
+        let seq = self.raw.next_seq;
+        self.raw.next_seq += 1;
+        self.raw
+            .send_json(json!({"type": "close", "seq": seq}))
+            .await;
+        self.raw.closed().await;
+    }
+
+    /// Create a conversation; returns (uuid, reply payload).
+    pub async fn create(&mut self, payload: Value) -> (String, Value) {
+        let p = self
+            .call_ok("createConversation", payload, "onCreateConversation")
+            .await;
+        (p["object"]["uuid"].as_str().unwrap().to_owned(), p)
+    }
+
+    /// Send a text message; returns the reply payload.
+    pub async fn say(&mut self, conv: &str, text: &str) -> Value {
+        self.call_ok(
+            "sendMessage",
+            json!({"text": text, "conversation": conv, "payload": []}),
+            "onSendMessage",
+        )
+        .await
+    }
 }

@@ -1,0 +1,1682 @@
+//! Messaging storage on SQLite: one **writer thread** with group commit, plus a small pool of
+//! read connections (WAL lets readers run while the writer commits).
+//!
+//! # Writes
+//! Every state-changing request becomes a [`WriteJob`] on a bounded queue. The writer thread takes
+//! the first waiting job, then every job already queued (up to [`StoreOptions::max_batch`]), and
+//! runs them in **one** transaction, each inside its own savepoint: a job validates, authorises
+//! and writes against the transaction's current state; a rejected job rolls its savepoint back,
+//! so it leaves no trace and takes no `seq`. Then the transaction commits (one fsync for the
+//! whole batch with `synchronous=FULL`), and only **after** the commit are the jobs' events
+//! handed to [`Hub::publish`], in commit order. A conversation's events therefore reach every
+//! session in `seq` order, and nothing is announced that a crash could still lose.
+//!
+//! If a commit fails the store is **poisoned**: the batch's requests get error 500, later write
+//! requests error 30, and the process should be restarted (it reloads the committed state).
+//! Continuing after a failed fsync could announce state that is not on disk.
+//!
+//! # Reads
+//! Reads (`getUser`, `getConversation`, `retransmitEvents`, …) run on [`StoreOptions::readers`]
+//! connections on Tokio's blocking pool. A reader sees every committed batch.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
+use vox_protocol::messaging::{
+    Action, Conversation, CreateConversation, EditConversation, EditMessage, EditUser, ErrorCode,
+    EventName, EventPayload, JsonObject, ManageParticipants, ManageSubscribes, Message,
+    Participant, Permissions, RemoveMessage, RemoveParticipants, Request, SendMessage,
+    StatusMessage, User, UserId,
+};
+
+use super::fanout::{Hub, Initiator, Publish};
+use super::limits::*;
+
+/// Why a request was refused: the protocol's code and, when the code's own description would be
+/// misleading, a more precise one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub code: ErrorCode,
+    pub description: Option<String>,
+}
+
+impl Reject {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Reject {
+            code,
+            description: Some(description.into()),
+        }
+    }
+
+    pub fn description(&self) -> &str {
+        self.description
+            .as_deref()
+            .unwrap_or_else(|| self.code.description())
+    }
+}
+
+impl From<ErrorCode> for Reject {
+    fn from(code: ErrorCode) -> Self {
+        Reject {
+            code,
+            description: None,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Reject {
+    fn from(e: rusqlite::Error) -> Self {
+        tracing::error!(error = %e, "messaging storage error");
+        ErrorCode::Internal.into()
+    }
+}
+
+pub type Res<T> = Result<T, Reject>;
+
+fn fail<T>(code: ErrorCode) -> Res<T> {
+    Err(code.into())
+}
+
+/// The logged-in user making a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub account_id: i64,
+    pub root_account_id: i64,
+}
+
+/// A state change to commit.
+pub enum WriteOp {
+    /// A client request that changes state.
+    Request(Request),
+    /// Admin API: remove a conversation (by uuid).
+    RemoveConversation(String),
+}
+
+pub struct WriteJob {
+    pub op: WriteOp,
+    /// The requesting user; `None` for the admin API (acting as the system).
+    pub caller: Option<Caller>,
+    /// Where the reply goes; `None` when nobody waits for an event frame.
+    pub initiator: Option<Initiator>,
+    /// Fired after the job's events (or its error) have been handed to the sessions.
+    pub done: Option<oneshot::Sender<Result<(), Reject>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub path: PathBuf,
+    /// `synchronous=FULL` (acknowledged = on disk) when true; `OFF` otherwise (benchmarks).
+    pub durable: bool,
+    pub readers: usize,
+    pub max_batch: usize,
+    pub queue: usize,
+}
+
+/// The messaging store: a writer thread and a read pool.
+pub struct MsgStore {
+    jobs: mpsc::Sender<WriteJob>,
+    readers: Arc<ReadPool>,
+    poisoned: Arc<AtomicBool>,
+}
+
+struct ReadPool {
+    conns: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+}
+
+fn open_conn(path: &PathBuf, durable: bool) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "OFF" })?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl MsgStore {
+    /// Open the store on an existing, migrated database file (see
+    /// [`SqliteStore::open`](crate::store::sqlite::SqliteStore::open)) and start the writer.
+    pub fn open(opts: StoreOptions, hub: Arc<Hub>) -> Result<MsgStore, String> {
+        let writer = open_conn(&opts.path, opts.durable)
+            .map_err(|e| format!("messaging database {}: {e}", opts.path.display()))?;
+        let mut conns = Vec::new();
+        for _ in 0..opts.readers.max(1) {
+            conns.push(Mutex::new(open_conn(&opts.path, opts.durable).map_err(
+                |e| format!("messaging database {}: {e}", opts.path.display()),
+            )?));
+        }
+        let (tx, rx) = mpsc::channel(opts.queue.max(16));
+        let poisoned = Arc::new(AtomicBool::new(false));
+        let w = Writer {
+            conn: writer,
+            hub,
+            members: HashMap::new(),
+            poisoned: poisoned.clone(),
+            max_batch: opts.max_batch.max(1),
+        };
+        std::thread::Builder::new()
+            .name("vox-msg-writer".into())
+            .spawn(move || w.run(rx))
+            .map_err(|e| format!("cannot start the messaging writer: {e}"))?;
+        Ok(MsgStore {
+            jobs: tx,
+            readers: Arc::new(ReadPool {
+                conns,
+                next: AtomicUsize::new(0),
+            }),
+            poisoned,
+        })
+    }
+
+    /// Queue a write job (waits only while the queue is full).
+    pub async fn submit(&self, job: WriteJob) {
+        if self.poisoned.load(Ordering::Acquire) {
+            finish_job(job, Err(ErrorCode::ServiceUnavailable.into()), None);
+            return;
+        }
+        if let Err(mpsc::error::SendError(job)) = self.jobs.send(job).await {
+            finish_job(job, Err(ErrorCode::ServiceUnavailable.into()), None);
+        }
+    }
+
+    /// Run a read on one of the read connections, off the async runtime.
+    pub async fn read<R, F>(&self, f: F) -> Res<R>
+    where
+        F: FnOnce(&Connection) -> Res<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let i = pool.next.fetch_add(1, Ordering::Relaxed) % pool.conns.len();
+            let conn = pool.conns[i].lock().unwrap_or_else(PoisonError::into_inner);
+            f(&conn)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "messaging read task failed");
+            Reject::from(ErrorCode::Internal)
+        })?
+    }
+}
+
+/// Answer a job that will not run (or whose commit failed): `onError` to its initiator.
+fn finish_job(job: WriteJob, result: Res<()>, hub: Option<&Hub>) {
+    if let (Err(r), Some(i), Some(c)) = (&result, &job.initiator, &job.caller)
+        && let Some(action) = job_action(&job.op)
+    {
+        let frame = error_frame(&i.request_uuid, c.user_id, action, r);
+        i.session.push_reply(frame.into());
+    }
+    let _ = hub;
+    if let Some(d) = job.done {
+        let _ = d.send(result);
+    }
+}
+
+fn job_action(op: &WriteOp) -> Option<Action> {
+    match op {
+        WriteOp::Request(r) => Some(r.action()),
+        WriteOp::RemoveConversation(_) => None,
+    }
+}
+
+/// The encoded `onError` answering `request_uuid`.
+pub fn error_frame(request_uuid: &str, initiator: UserId, action: Action, r: &Reject) -> String {
+    let payload = EventPayload::error(initiator, Some(action), r.code)
+        .with_description(r.description())
+        .with_timestamp(now());
+    vox_protocol::messaging::encode_event(
+        EventName::Error,
+        &payload.to_raw(),
+        &vox_protocol::messaging::EnvelopeFields {
+            request_uuid,
+            ..Default::default()
+        },
+    )
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The writer thread
+// ---------------------------------------------------------------------------------------------
+
+/// Active participants of a conversation with their flags (writer-local cache; see `members`).
+type Members = Arc<Vec<(UserId, u32)>>;
+
+struct Writer {
+    conn: Connection,
+    hub: Arc<Hub>,
+    /// Active members by conversation id, for the message hot path. Loaded inside the current
+    /// transaction by message jobs only, and dropped by every job that may change membership
+    /// (before it changes anything), so it never holds state a rolled-back savepoint wrote.
+    members: HashMap<i64, Members>,
+    poisoned: Arc<AtomicBool>,
+    max_batch: usize,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<WriteJob>) {
+        let mut batch: Vec<WriteJob> = Vec::with_capacity(self.max_batch);
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(j) => batch.push(j),
+                    Err(_) => break,
+                }
+            }
+            if self.poisoned.load(Ordering::Acquire) {
+                for job in batch.drain(..) {
+                    finish_job(job, Err(ErrorCode::ServiceUnavailable.into()), None);
+                }
+                continue;
+            }
+            self.run_batch(&mut batch);
+        }
+        tracing::debug!("messaging writer stopped");
+    }
+
+    fn run_batch(&mut self, batch: &mut Vec<WriteJob>) {
+        let mut results: Vec<Res<Vec<Publish>>> = Vec::with_capacity(batch.len());
+        let outcome = (|| -> rusqlite::Result<()> {
+            let mut tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for job in batch.iter() {
+                let sp = tx.savepoint()?;
+                let r = execute(&sp, &mut self.members, job);
+                match r {
+                    Ok(p) => {
+                        sp.commit()?;
+                        results.push(Ok(p));
+                    }
+                    Err(e) => {
+                        drop(sp); // rolls the job back: no trace, no seq
+                        if e.code == ErrorCode::Internal {
+                            self.members.clear();
+                        }
+                        results.push(Err(e));
+                    }
+                }
+            }
+            tx.commit()
+        })();
+        if let Err(e) = outcome {
+            tracing::error!(error = %e, "messaging commit failed; refusing further writes until restart");
+            self.poisoned.store(true, Ordering::Release);
+            self.members.clear();
+            for job in batch.drain(..) {
+                finish_job(job, Err(ErrorCode::Internal.into()), None);
+            }
+            return;
+        }
+        for (job, r) in batch.drain(..).zip(results) {
+            match r {
+                Ok(publishes) => {
+                    self.hub.publish(&publishes, job.initiator.as_ref());
+                    if let Some(d) = job.done {
+                        let _ = d.send(Ok(()));
+                    }
+                }
+                Err(e) => finish_job(job, Err(e), Some(&self.hub)),
+            }
+        }
+    }
+}
+
+fn execute(
+    conn: &Connection,
+    members: &mut HashMap<i64, Members>,
+    job: &WriteJob,
+) -> Res<Vec<Publish>> {
+    let c = job.caller;
+    let ts = now();
+    match (&job.op, c) {
+        (WriteOp::RemoveConversation(uuid), _) => {
+            members.clear();
+            remove_conversation(conn, uuid, c.map_or(0, |c| c.user_id), ts)
+        }
+        (WriteOp::Request(req), Some(c)) => {
+            use Request as Q;
+            match req {
+                Q::SendMessage(r) => send_message(conn, members, &c, r, ts),
+                Q::EditMessage(r) => edit_message(conn, members, &c, r, ts),
+                Q::RemoveMessage(r) => remove_message(conn, members, &c, r, ts),
+                Q::IsRead(r) => is_read(conn, members, &c, r, ts),
+                other => {
+                    members.clear();
+                    match other {
+                        Q::CreateConversation(r) => create_conversation(conn, &c, r, ts),
+                        Q::EditConversation(r) => edit_conversation(conn, &c, r, ts),
+                        Q::JoinConversation(r) => join_conversation(conn, &c, &r.uuid, ts),
+                        Q::LeaveConversation(r) => leave_conversation(conn, &c, &r.uuid, ts),
+                        Q::AddParticipants(r) => add_participants(conn, &c, r, ts),
+                        Q::EditParticipants(r) => edit_participants(conn, &c, r, ts),
+                        Q::RemoveParticipants(r) => remove_participants(conn, &c, r, ts),
+                        Q::EditUser(r) => edit_user(conn, &c, r, ts),
+                        Q::ManageNotification(r) => manage_notification(conn, &c, &r.notifications),
+                        Q::Subscribe(r) => subscribe(conn, &c, r),
+                        Q::Unsubscribe(r) => unsubscribe(conn, &c, r),
+                        _ => fail(ErrorCode::General),
+                    }
+                }
+            }
+        }
+        (WriteOp::Request(_), None) => fail(ErrorCode::NotAuthorized),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows and objects (shared by the writer and the readers)
+// ---------------------------------------------------------------------------------------------
+
+/// A user as the messaging layer needs it.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: UserId,
+    pub short: String,
+    pub app: String,
+    pub account: String,
+    pub account_id: i64,
+    pub display_name: String,
+    pub custom_data: String,
+    pub private_custom_data: String,
+    pub deleted: bool,
+}
+
+impl UserRow {
+    pub fn im_name(&self) -> String {
+        format!("{}@{}.{}", self.short, self.app, self.account)
+    }
+}
+
+const USER_SELECT: &str = "SELECT u.id, u.name, p.name, a.name, a.id, u.display_name, \
+     u.custom_data, u.private_custom_data, u.deleted \
+     FROM users u JOIN apps p ON p.id = u.app_id JOIN accounts a ON a.id = p.account_id";
+
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: r.get::<_, i64>(0)? as UserId,
+        short: r.get(1)?,
+        app: r.get(2)?,
+        account: r.get(3)?,
+        account_id: r.get(4)?,
+        display_name: r.get(5)?,
+        custom_data: r.get(6)?,
+        private_custom_data: r.get(7)?,
+        deleted: r.get::<_, i64>(8)? != 0,
+    })
+}
+
+pub fn user_by_id(conn: &Connection, id: UserId) -> Res<Option<UserRow>> {
+    if id > i64::MAX as u64 {
+        return Ok(None);
+    }
+    let mut st = conn.prepare_cached(&format!("{USER_SELECT} WHERE u.id = ?1"))?;
+    Ok(st.query_row([id as i64], user_from_row).optional()?)
+}
+
+/// By `user@app.account`, with or without a trailing domain (`.voximplant.com`).
+pub fn user_by_name(conn: &Connection, name: &str) -> Res<Option<UserRow>> {
+    let Some((short, rest)) = name.split_once('@') else {
+        return Ok(None);
+    };
+    let mut labels = rest.split('.');
+    let (Some(app), Some(account)) = (labels.next(), labels.next()) else {
+        return Ok(None);
+    };
+    let mut st = conn.prepare_cached(&format!(
+        "{USER_SELECT} WHERE u.name = ?1 AND p.name = ?2 AND a.name = ?3"
+    ))?;
+    Ok(st
+        .query_row(params![short, app, account], user_from_row)
+        .optional()?)
+}
+
+/// The top of an account's tree (the main developer account).
+pub fn root_account(conn: &Connection, account_id: i64) -> Res<i64> {
+    let mut st = conn.prepare_cached(
+        "WITH RECURSIVE up(id, parent_id, depth) AS ( \
+           SELECT id, parent_id, 0 FROM accounts WHERE id = ?1 \
+           UNION ALL SELECT a.id, a.parent_id, up.depth + 1 FROM accounts a JOIN up ON a.id = up.parent_id \
+           WHERE up.depth < 32) \
+         SELECT id FROM up ORDER BY depth DESC LIMIT 1",
+    )?;
+    Ok(st
+        .query_row([account_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or(account_id))
+}
+
+/// The caller's identity for messaging.
+pub fn caller_of(conn: &Connection, user_id: UserId) -> Res<Caller> {
+    let u = user_by_id(conn, user_id)?.ok_or(Reject::from(ErrorCode::UserNotFound))?;
+    Ok(Caller {
+        user_id,
+        account_id: u.account_id,
+        root_account_id: root_account(conn, u.account_id)?,
+    })
+}
+
+/// A live user the caller may address (same account tree), else error 25.
+fn visible_user(conn: &Connection, c: &Caller, id: UserId, allow_deleted: bool) -> Res<UserRow> {
+    match user_by_id(conn, id)? {
+        Some(u)
+            if (allow_deleted || !u.deleted)
+                && root_account(conn, u.account_id)? == c.root_account_id =>
+        {
+            Ok(u)
+        }
+        _ => Err(Reject::new(
+            ErrorCode::UserNotFound,
+            format!("User is not found: {id}."),
+        )),
+    }
+}
+
+pub fn json_object(text: &str) -> JsonObject {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// The wire user. `self_view` adds the private data and the lists only the user may see.
+pub fn user_object(
+    conn: &Connection,
+    u: &UserRow,
+    self_view: bool,
+    name: Option<&str>,
+) -> Res<User> {
+    let mut user = User {
+        user_id: u.id,
+        user_name: name.map_or_else(|| u.im_name(), str::to_owned),
+        display_name: u.display_name.clone(),
+        custom_data: json_object(&u.custom_data),
+        private_custom_data: None,
+        deleted: u.deleted,
+        notification_events: None,
+        conversations_list: None,
+        leave_conversations: None,
+    };
+    if self_view {
+        user.private_custom_data = Some(json_object(&u.private_custom_data));
+        let mut st = conn.prepare_cached(
+            "SELECT c.uuid, p.active FROM participants p JOIN conversations c ON c.id = p.conv_id \
+             WHERE p.user_id = ?1 AND c.removed = 0 ORDER BY c.id",
+        )?;
+        let mut active = Vec::new();
+        let mut left = Vec::new();
+        for row in st.query_map([u.id as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? != 0))
+        })? {
+            let (uuid, is_active) = row?;
+            if is_active {
+                active.push(uuid)
+            } else {
+                left.push(uuid)
+            }
+        }
+        user.conversations_list = Some(active);
+        user.leave_conversations = Some(left);
+        let events: Option<String> = conn
+            .prepare_cached("SELECT events FROM notification_settings WHERE user_id = ?1")?
+            .query_row([u.id as i64], |r| r.get(0))
+            .optional()?;
+        user.notification_events = Some(
+            events
+                .and_then(|e| serde_json::from_str(&e).ok())
+                .unwrap_or_default(),
+        );
+    }
+    Ok(user)
+}
+
+#[derive(Debug, Clone)]
+pub struct ConvRow {
+    pub id: i64,
+    pub uuid: String,
+    pub creator_id: UserId,
+    pub account_id: i64,
+    pub root_account_id: i64,
+    pub title: String,
+    pub direct: bool,
+    pub public_join: bool,
+    pub uber: bool,
+    pub custom_data: String,
+    pub created_at: i64,
+    pub last_update: i64,
+    pub last_seq: u64,
+    pub removed: bool,
+}
+
+const CONV_SELECT: &str = "SELECT id, uuid, creator_id, account_id, root_account_id, title, \
+     direct, public_join, uber, custom_data, created_at, last_update, last_seq, removed \
+     FROM conversations";
+
+fn conv_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConvRow> {
+    Ok(ConvRow {
+        id: r.get(0)?,
+        uuid: r.get(1)?,
+        creator_id: r.get::<_, i64>(2)? as UserId,
+        account_id: r.get(3)?,
+        root_account_id: r.get(4)?,
+        title: r.get(5)?,
+        direct: r.get::<_, i64>(6)? != 0,
+        public_join: r.get::<_, i64>(7)? != 0,
+        uber: r.get::<_, i64>(8)? != 0,
+        custom_data: r.get(9)?,
+        created_at: r.get(10)?,
+        last_update: r.get(11)?,
+        last_seq: r.get::<_, i64>(12)? as u64,
+        removed: r.get::<_, i64>(13)? != 0,
+    })
+}
+
+pub fn conv_by_uuid(conn: &Connection, uuid: &str) -> Res<Option<ConvRow>> {
+    let mut st = conn.prepare_cached(&format!("{CONV_SELECT} WHERE uuid = ?1"))?;
+    Ok(st.query_row([uuid], conv_from_row).optional()?)
+}
+
+/// An existing, not removed conversation (else 8 / 16).
+pub fn conv_live(conn: &Connection, uuid: &str) -> Res<ConvRow> {
+    match conv_by_uuid(conn, uuid)? {
+        None => fail(ErrorCode::ConversationNotFound),
+        Some(c) if c.removed => fail(ErrorCode::ConversationDeleted),
+        Some(c) => Ok(c),
+    }
+}
+
+/// `(flags, active, last_read)` of a participant row (current or former).
+pub fn participant_row(
+    conn: &Connection,
+    conv: i64,
+    user: UserId,
+) -> Res<Option<(u32, bool, u64)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT flags, active, last_read FROM participants WHERE conv_id = ?1 AND user_id = ?2",
+    )?;
+    Ok(st
+        .query_row(params![conv, user as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u32,
+                r.get::<_, i64>(1)? != 0,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        })
+        .optional()?)
+}
+
+/// Flags of an active participant, else error 12 (no access).
+fn active_flags(conn: &Connection, conv: i64, user: UserId) -> Res<u32> {
+    match participant_row(conn, conv, user)? {
+        Some((f, true, _)) => Ok(f),
+        _ => fail(ErrorCode::AccessDenied),
+    }
+}
+
+pub fn active_participants(conn: &Connection, conv: i64) -> Res<Vec<Participant>> {
+    let mut st = conn.prepare_cached(
+        "SELECT user_id, flags, last_read FROM participants WHERE conv_id = ?1 AND active = 1 \
+         ORDER BY joined_at, user_id",
+    )?;
+    let rows = st.query_map([conv], |r| {
+        Ok(Participant {
+            user_id: r.get::<_, i64>(0)? as UserId,
+            flags: Permissions(r.get::<_, i64>(1)? as u32),
+            last_read: Some(r.get::<_, i64>(2)? as u64),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn active_ids(conn: &Connection, conv: i64) -> Res<Vec<UserId>> {
+    let mut st = conn.prepare_cached(
+        "SELECT user_id, flags FROM participants WHERE conv_id = ?1 AND active = 1",
+    )?;
+    let rows = st.query_map([conv], |r| Ok(r.get::<_, i64>(0)? as UserId))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn conv_object(conn: &Connection, c: &ConvRow) -> Res<Conversation> {
+    Ok(Conversation {
+        uuid: c.uuid.clone(),
+        title: c.title.clone(),
+        participants: active_participants(conn, c.id)?,
+        direct: c.direct,
+        enable_public_join: c.public_join,
+        uber_conversation: c.uber,
+        custom_data: json_object(&c.custom_data),
+        created_at: Some(c.created_at),
+        last_update: Some(c.last_update),
+        last_seq: Some(c.last_seq),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Write helpers
+// ---------------------------------------------------------------------------------------------
+
+const ALL: u32 = Permissions::ALL.0;
+
+fn has(flags: u32, bit: Permissions) -> bool {
+    flags & bit.0 != 0
+}
+
+fn next_seq(conn: &Connection, conv: i64, ts: i64) -> Res<u64> {
+    let mut st = conn.prepare_cached(
+        "UPDATE conversations SET last_seq = last_seq + 1, last_update = ?2 WHERE id = ?1 RETURNING last_seq",
+    )?;
+    Ok(st.query_row(params![conv, ts], |r| r.get::<_, i64>(0))? as u64)
+}
+
+fn store_event(
+    conn: &Connection,
+    conv: i64,
+    seq: u64,
+    event: EventName,
+    payload: &RawValue,
+) -> Res<()> {
+    conn.prepare_cached(
+        "INSERT INTO events (conv_id, seq, event, payload) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![conv, seq as i64, event.as_str(), payload.get()])?;
+    Ok(())
+}
+
+/// Take the next seq, build the event, store it: the whole life of a seq-taking event.
+fn seq_event(
+    conn: &Connection,
+    conv: i64,
+    ts: i64,
+    event: EventName,
+    make: impl FnOnce(u64) -> Res<EventPayload>,
+) -> Res<(u64, Box<RawValue>)> {
+    let seq = next_seq(conn, conv, ts)?;
+    let payload = make(seq)?.with_seq(seq).with_timestamp(ts).to_raw();
+    store_event(conn, conv, seq, event, &payload)?;
+    Ok((seq, payload))
+}
+
+/// Emit a conversation event (`onEditConversation` etc.) after a change: takes a seq, stores
+/// it, and returns it for the active participants plus `extra` users.
+#[allow(clippy::too_many_arguments)]
+fn conversation_event(
+    conn: &Connection,
+    c: &Caller,
+    conv_id: i64,
+    uuid: &str,
+    event: EventName,
+    action: Action,
+    ts: i64,
+    extra: &[UserId],
+) -> Res<(u64, Publish)> {
+    let (seq, payload) = seq_event(conn, conv_id, ts, event, |_| {
+        let row = conv_live(conn, uuid)?;
+        Ok(EventPayload::new(
+            c.user_id,
+            action,
+            conv_object(conn, &row)?,
+        ))
+    })?;
+    let mut users = active_ids(conn, conv_id)?;
+    users.extend_from_slice(extra);
+    Ok((seq, Publish::new(event, payload, users, true)))
+}
+
+fn check_title(title: &str) -> Res<()> {
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(Reject::new(
+            ErrorCode::General,
+            format!("The conversation title exceeds {MAX_TITLE_CHARS} characters."),
+        ));
+    }
+    Ok(())
+}
+
+fn check_size(what: &str, v: &impl serde::Serialize, max: usize) -> Res<String> {
+    let text = serde_json::to_string(v).map_err(|_| Reject::from(ErrorCode::General))?;
+    if text.len() > max {
+        return Err(Reject::new(
+            ErrorCode::General,
+            format!("The {what} exceeds {max} bytes."),
+        ));
+    }
+    Ok(text)
+}
+
+fn add_member(
+    conn: &Connection,
+    conv: i64,
+    user: UserId,
+    flags: u32,
+    last_read: u64,
+    order: i64,
+    seq: u64,
+) -> Res<()> {
+    conn.prepare_cached(
+        "INSERT INTO participants (conv_id, user_id, flags, last_read, active, joined_at) \
+         VALUES (?1, ?2, ?3, ?4, 1, ?5) \
+         ON CONFLICT (conv_id, user_id) DO UPDATE SET flags = ?3, last_read = ?4, active = 1, joined_at = ?5",
+    )?
+    .execute(params![conv, user as i64, flags as i64, last_read as i64, order])?;
+    conn.prepare_cached(
+        "INSERT INTO participation (conv_id, user_id, from_seq, to_seq) VALUES (?1, ?2, ?3, NULL)",
+    )?
+    .execute(params![conv, user as i64, seq as i64])?;
+    Ok(())
+}
+
+fn drop_member(conn: &Connection, conv: i64, user: UserId, seq: u64) -> Res<()> {
+    conn.prepare_cached("UPDATE participants SET active = 0 WHERE conv_id = ?1 AND user_id = ?2")?
+        .execute(params![conv, user as i64])?;
+    conn.prepare_cached(
+        "UPDATE participation SET to_seq = ?3 WHERE conv_id = ?1 AND user_id = ?2 AND to_seq IS NULL",
+    )?
+    .execute(params![conv, user as i64, seq as i64])?;
+    Ok(())
+}
+
+fn active_count(conn: &Connection, conv: i64) -> Res<usize> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM participants WHERE conv_id = ?1 AND active = 1")?
+        .query_row([conv], |r| r.get::<_, i64>(0))? as usize)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversations
+// ---------------------------------------------------------------------------------------------
+
+fn create_conversation(
+    conn: &Connection,
+    c: &Caller,
+    r: &CreateConversation,
+    ts: i64,
+) -> Res<Vec<Publish>> {
+    check_title(&r.title)?;
+    let custom = check_size(
+        "conversation custom data",
+        &r.custom_data,
+        MAX_CONVERSATION_CUSTOM_DATA,
+    )?;
+    let uber = r.uber_conversation.unwrap_or(false);
+    if r.direct && (r.enable_public_join || uber) {
+        return fail(ErrorCode::DirectCannotBePublicOrUber);
+    }
+    // Others, in request order, duplicates ignored (first wins), the creator left out.
+    let mut others: Vec<(UserId, u32, u64)> = Vec::new();
+    for p in &r.participants {
+        if p.user_id != c.user_id && !others.iter().any(|o| o.0 == p.user_id) {
+            others.push((
+                p.user_id,
+                p.flags.for_create().0 & ALL,
+                p.last_read.unwrap_or(0),
+            ));
+        }
+    }
+    if r.direct && others.len() != 1 {
+        return fail(ErrorCode::DirectTwoUsersOnly);
+    }
+    if others.len() + 1 > MAX_PARTICIPANTS {
+        return Err(Reject::new(
+            ErrorCode::ObjectCountTooLarge,
+            format!("A conversation has at most {MAX_PARTICIPANTS} participants."),
+        ));
+    }
+    for o in &others {
+        visible_user(conn, c, o.0, false)?;
+    }
+    let direct_key = r.direct.then(|| {
+        let (a, b) = (c.user_id.min(others[0].0), c.user_id.max(others[0].0));
+        format!("{a}:{b}")
+    });
+    if let Some(key) = &direct_key {
+        let existing: Option<String> = conn
+            .prepare_cached("SELECT uuid FROM conversations WHERE direct_key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?;
+        if let Some(uuid) = existing {
+            // The pair already has its direct conversation: answer with it, change nothing.
+            let row = conv_live(conn, &uuid)?;
+            let payload = EventPayload::new(
+                c.user_id,
+                Action::CreateConversation,
+                conv_object(conn, &row)?,
+            )
+            .with_seq(row.last_seq)
+            .with_timestamp(ts)
+            .to_raw();
+            return Ok(vec![Publish::reply_only(
+                EventName::CreateConversation,
+                payload,
+            )]);
+        }
+    }
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let conv_id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO conversations (uuid, creator_id, account_id, root_account_id, title, direct, \
+             public_join, uber, custom_data, created_at, last_update, last_seq, direct_key) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 0, ?11) RETURNING id",
+        )?
+        .query_row(
+            params![
+                uuid,
+                c.user_id as i64,
+                c.account_id,
+                c.root_account_id,
+                r.title,
+                r.direct as i64,
+                r.enable_public_join as i64,
+                uber as i64,
+                custom,
+                ts,
+                direct_key
+            ],
+            |r| r.get(0),
+        )?;
+    add_member(conn, conv_id, c.user_id, ALL, 0, 0, 1)?;
+    for (i, (id, flags, last_read)) in others.iter().enumerate() {
+        add_member(conn, conv_id, *id, *flags, *last_read, i as i64 + 1, 1)?;
+    }
+    let (_, p) = conversation_event(
+        conn,
+        c,
+        conv_id,
+        &uuid,
+        EventName::CreateConversation,
+        Action::CreateConversation,
+        ts,
+        &[],
+    )?;
+    Ok(vec![p])
+}
+
+fn edit_conversation(
+    conn: &Connection,
+    c: &Caller,
+    r: &EditConversation,
+    ts: i64,
+) -> Res<Vec<Publish>> {
+    let conv = conv_live(conn, &r.uuid)?;
+    let flags = active_flags(conn, conv.id, c.user_id)?;
+    if !has(flags, Permissions::OWNER) {
+        return Err(Reject::new(
+            ErrorCode::AccessDenied,
+            "Only an owner can edit the conversation.",
+        ));
+    }
+    check_title(&r.title)?;
+    if conv.direct && r.enable_public_join == Some(true) {
+        return fail(ErrorCode::DirectCannotBePublicOrUber);
+    }
+    let custom = match &r.custom_data {
+        Some(d) => check_size("conversation custom data", d, MAX_CONVERSATION_CUSTOM_DATA)?,
+        None => conv.custom_data.clone(),
+    };
+    conn.prepare_cached(
+        "UPDATE conversations SET title = ?2, public_join = ?3, custom_data = ?4 WHERE id = ?1",
+    )?
+    .execute(params![
+        conv.id,
+        r.title,
+        r.enable_public_join.unwrap_or(conv.public_join) as i64,
+        custom
+    ])?;
+    let (_, p) = conversation_event(
+        conn,
+        c,
+        conv.id,
+        &conv.uuid,
+        EventName::EditConversation,
+        Action::EditConversation,
+        ts,
+        &[],
+    )?;
+    Ok(vec![p])
+}
+
+fn join_conversation(conn: &Connection, c: &Caller, uuid: &str, ts: i64) -> Res<Vec<Publish>> {
+    let conv = conv_live(conn, uuid)?;
+    if conv.direct {
+        return fail(ErrorCode::DirectJoin);
+    }
+    let visible = conv.account_id == c.account_id || conv.account_id == c.root_account_id;
+    if !conv.public_join || !visible {
+        return fail(ErrorCode::PublicJoinUnavailable);
+    }
+    if matches!(
+        participant_row(conn, conv.id, c.user_id)?,
+        Some((_, true, _))
+    ) {
+        return fail(ErrorCode::AlreadyParticipant);
+    }
+    if active_count(conn, conv.id)? >= MAX_PARTICIPANTS {
+        return Err(Reject::new(
+            ErrorCode::ObjectCountTooLarge,
+            format!("A conversation has at most {MAX_PARTICIPANTS} participants."),
+        ));
+    }
+    let seq = conv.last_seq + 1;
+    add_member(
+        conn,
+        conv.id,
+        c.user_id,
+        Permissions::CREATE_DEFAULT.0,
+        0,
+        seq as i64 * 1024,
+        seq,
+    )?;
+    let (got, p) = conversation_event(
+        conn,
+        c,
+        conv.id,
+        uuid,
+        EventName::EditConversation,
+        Action::JoinConversation,
+        ts,
+        &[],
+    )?;
+    debug_assert_eq!(got, seq);
+    Ok(vec![p])
+}
+
+fn leave_conversation(conn: &Connection, c: &Caller, uuid: &str, ts: i64) -> Res<Vec<Publish>> {
+    let conv = conv_live(conn, uuid)?;
+    if conv.direct {
+        return fail(ErrorCode::DirectLeave);
+    }
+    if !matches!(
+        participant_row(conn, conv.id, c.user_id)?,
+        Some((_, true, _))
+    ) {
+        return fail(ErrorCode::NotParticipant);
+    }
+    drop_member(conn, conv.id, c.user_id, conv.last_seq + 1)?;
+    let (_, p) = conversation_event(
+        conn,
+        c,
+        conv.id,
+        uuid,
+        EventName::EditConversation,
+        Action::LeaveConversation,
+        ts,
+        &[c.user_id],
+    )?;
+    Ok(vec![p])
+}
+
+/// The caller may manage participants (manage bit or owner).
+fn manager_flags(conn: &Connection, conv: &ConvRow, c: &Caller) -> Res<u32> {
+    let flags = active_flags(conn, conv.id, c.user_id)?;
+    if !has(flags, Permissions::MANAGE_PARTICIPANTS) && !has(flags, Permissions::OWNER) {
+        return Err(Reject::new(
+            ErrorCode::AccessDenied,
+            "Managing participants needs the can_manage_participants permission.",
+        ));
+    }
+    Ok(flags)
+}
+
+fn owner_needed() -> Reject {
+    Reject::new(
+        ErrorCode::AccessDenied,
+        "Only an owner can grant, change or remove ownership.",
+    )
+}
+
+fn add_participants(
+    conn: &Connection,
+    c: &Caller,
+    r: &ManageParticipants,
+    ts: i64,
+) -> Res<Vec<Publish>> {
+    let conv = conv_live(conn, &r.uuid)?;
+    let mine = active_flags(conn, conv.id, c.user_id)?;
+    if conv.direct {
+        return fail(ErrorCode::DirectAddParticipant);
+    }
+    manager_flags(conn, &conv, c)?;
+    let mut list: Vec<&Participant> = Vec::new();
+    for p in &r.participants {
+        if !list.iter().any(|q| q.user_id == p.user_id) {
+            list.push(p);
+        }
+    }
+    if list.is_empty() {
+        return fail(ErrorCode::ObjectCountInvalid);
+    }
+    for p in &list {
+        visible_user(conn, c, p.user_id, false)?;
+        if matches!(
+            participant_row(conn, conv.id, p.user_id)?,
+            Some((_, true, _))
+        ) {
+            return Err(Reject::new(
+                ErrorCode::AlreadyParticipant,
+                format!("User is already in the participants list: {}.", p.user_id),
+            ));
+        }
+        if has(p.flags.0, Permissions::OWNER) && !has(mine, Permissions::OWNER) {
+            return Err(owner_needed());
+        }
+    }
+    if active_count(conn, conv.id)? + list.len() > MAX_PARTICIPANTS {
+        return Err(Reject::new(
+            ErrorCode::ObjectCountTooLarge,
+            format!("A conversation has at most {MAX_PARTICIPANTS} participants."),
+        ));
+    }
+    let seq = conv.last_seq + 1;
+    for (i, p) in list.iter().enumerate() {
+        let flags = if p.flags.is_empty() {
+            Permissions::CREATE_DEFAULT.0
+        } else {
+            p.flags.0 & ALL
+        };
+        add_member(
+            conn,
+            conv.id,
+            p.user_id,
+            flags,
+            p.last_read.unwrap_or(0),
+            seq as i64 * 1024 + i as i64,
+            seq,
+        )?;
+    }
+    let (_, pb) = conversation_event(
+        conn,
+        c,
+        conv.id,
+        &conv.uuid,
+        EventName::EditConversation,
+        Action::AddParticipants,
+        ts,
+        &[],
+    )?;
+    Ok(vec![pb])
+}
+
+fn edit_participants(
+    conn: &Connection,
+    c: &Caller,
+    r: &ManageParticipants,
+    ts: i64,
+) -> Res<Vec<Publish>> {
+    let conv = conv_live(conn, &r.uuid)?;
+    let mine = manager_flags(conn, &conv, c)?;
+    let mut list: Vec<&Participant> = Vec::new();
+    for p in &r.participants {
+        if !list.iter().any(|q| q.user_id == p.user_id) {
+            list.push(p);
+        }
+    }
+    if list.is_empty() {
+        return fail(ErrorCode::ObjectCountInvalid);
+    }
+    for p in &list {
+        visible_user(conn, c, p.user_id, true)?;
+        let Some((old, true, _)) = participant_row(conn, conv.id, p.user_id)? else {
+            return Err(Reject::new(
+                ErrorCode::NotParticipant,
+                format!("User is not in the participants list: {}.", p.user_id),
+            ));
+        };
+        if (has(old, Permissions::OWNER) || has(p.flags.0, Permissions::OWNER))
+            && !has(mine, Permissions::OWNER)
+        {
+            return Err(owner_needed());
+        }
+    }
+    for p in &list {
+        conn.prepare_cached(
+            "UPDATE participants SET flags = ?3 WHERE conv_id = ?1 AND user_id = ?2",
+        )?
+        .execute(params![conv.id, p.user_id as i64, (p.flags.0 & ALL) as i64])?;
+    }
+    let (_, pb) = conversation_event(
+        conn,
+        c,
+        conv.id,
+        &conv.uuid,
+        EventName::EditConversation,
+        Action::EditParticipants,
+        ts,
+        &[],
+    )?;
+    Ok(vec![pb])
+}
+
+fn remove_participants(
+    conn: &Connection,
+    c: &Caller,
+    r: &RemoveParticipants,
+    ts: i64,
+) -> Res<Vec<Publish>> {
+    let conv = conv_live(conn, &r.uuid)?;
+    let mine = active_flags(conn, conv.id, c.user_id)?;
+    if conv.direct {
+        return fail(ErrorCode::DirectRemoveParticipant);
+    }
+    manager_flags(conn, &conv, c)?;
+    let mut ids: Vec<UserId> = Vec::new();
+    for &id in &r.participants {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        return fail(ErrorCode::ObjectCountInvalid);
+    }
+    for &id in &ids {
+        visible_user(conn, c, id, true)?;
+        let Some((old, true, _)) = participant_row(conn, conv.id, id)? else {
+            return Err(Reject::new(
+                ErrorCode::NotParticipant,
+                format!("User is not in the participants list: {id}."),
+            ));
+        };
+        if has(old, Permissions::OWNER) && !has(mine, Permissions::OWNER) {
+            return Err(owner_needed());
+        }
+    }
+    let seq = conv.last_seq + 1;
+    for &id in &ids {
+        drop_member(conn, conv.id, id, seq)?;
+    }
+    let (_, pb) = conversation_event(
+        conn,
+        c,
+        conv.id,
+        &conv.uuid,
+        EventName::EditConversation,
+        Action::RemoveParticipants,
+        ts,
+        &ids,
+    )?;
+    Ok(vec![pb])
+}
+
+fn remove_conversation(
+    conn: &Connection,
+    uuid: &str,
+    initiator: UserId,
+    ts: i64,
+) -> Res<Vec<Publish>> {
+    let conv = conv_live(conn, uuid)?;
+    let (_, payload) = seq_event(conn, conv.id, ts, EventName::RemoveConversation, |seq| {
+        let mut row = conv.clone();
+        row.last_update = ts;
+        row.last_seq = seq;
+        Ok(EventPayload::new(
+            initiator,
+            Action::RemoveConversation,
+            conv_object(conn, &row)?,
+        ))
+    })?;
+    conn.prepare_cached("UPDATE conversations SET removed = 1, direct_key = NULL WHERE id = ?1")?
+        .execute([conv.id])?;
+    let users = active_ids(conn, conv.id)?;
+    Ok(vec![Publish::new(
+        EventName::RemoveConversation,
+        payload,
+        users,
+        false,
+    )])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages (the hot path)
+// ---------------------------------------------------------------------------------------------
+
+fn members_of(conn: &Connection, cache: &mut HashMap<i64, Members>, conv: i64) -> Res<Members> {
+    if let Some(m) = cache.get(&conv) {
+        return Ok(m.clone());
+    }
+    let mut st = conn.prepare_cached(
+        "SELECT user_id, flags FROM participants WHERE conv_id = ?1 AND active = 1",
+    )?;
+    let rows = st.query_map([conv], |r| {
+        Ok((r.get::<_, i64>(0)? as UserId, r.get::<_, i64>(1)? as u32))
+    })?;
+    let m: Members = Arc::new(rows.collect::<rusqlite::Result<_>>()?);
+    if cache.len() > 10_000 {
+        cache.clear();
+    }
+    cache.insert(conv, m.clone());
+    Ok(m)
+}
+
+fn member_flags(m: &Members, user: UserId) -> Res<u32> {
+    m.iter()
+        .find(|(u, _)| *u == user)
+        .map(|(_, f)| *f)
+        .ok_or_else(|| ErrorCode::AccessDenied.into())
+}
+
+fn live_id(conn: &Connection, uuid: &str) -> Res<(i64, u64)> {
+    let mut st =
+        conn.prepare_cached("SELECT id, removed, last_seq FROM conversations WHERE uuid = ?1")?;
+    match st
+        .query_row([uuid], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)? != 0,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        })
+        .optional()?
+    {
+        None => fail(ErrorCode::ConversationNotFound),
+        Some((_, true, _)) => fail(ErrorCode::ConversationDeleted),
+        Some((id, false, last)) => Ok((id, last)),
+    }
+}
+
+/// Validate text and payload of a new or edited message; returns the payload's JSON.
+fn check_message(text: &Option<String>, payload: &Option<Vec<JsonObject>>) -> Res<String> {
+    if let Some(t) = text
+        && t.chars().count() > MAX_TEXT_CHARS
+    {
+        return fail(ErrorCode::MessageTooLong);
+    }
+    let empty_payload = Vec::new();
+    let p = payload.as_ref().unwrap_or(&empty_payload);
+    let json = check_size("message payload", p, MAX_MESSAGE_PAYLOAD)?;
+    if text.as_deref().unwrap_or("").is_empty() && p.is_empty() {
+        return Err(Reject::new(
+            ErrorCode::General,
+            "A message needs a text or a payload.",
+        ));
+    }
+    Ok(json)
+}
+
+fn send_message(
+    conn: &Connection,
+    cache: &mut HashMap<i64, Members>,
+    c: &Caller,
+    r: &SendMessage,
+    ts: i64,
+) -> Res<Vec<Publish>> {
+    let (conv, _) = live_id(conn, &r.conversation)?;
+    let m = members_of(conn, cache, conv)?;
+    if !has(member_flags(&m, c.user_id)?, Permissions::WRITE) {
+        return Err(Reject::new(
+            ErrorCode::AccessDenied,
+            "Sending needs the can_write permission.",
+        ));
+    }
+    let payload_json = check_message(&r.text, &r.payload)?;
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let (seq, payload) = seq_event(conn, conv, ts, EventName::SendMessage, |_| {
+        Ok(EventPayload::new(
+            c.user_id,
+            Action::SendMessage,
+            Message {
+                uuid: uuid.clone(),
+                conversation: r.conversation.clone(),
+                text: r.text.clone(),
+                payload: Some(r.payload.clone().unwrap_or_default()),
+            },
+        ))
+    })?;
+    conn.prepare_cached(
+        "INSERT INTO messages (uuid, conv_id, seq, sender_id, text, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![uuid, conv, seq as i64, c.user_id as i64, r.text, payload_json, ts])?;
+    Ok(vec![Publish::new(
+        EventName::SendMessage,
+        payload,
+        m.iter().map(|x| x.0).collect(),
+        true,
+    )])
+}
+
+/// The message row `(sender, removed)` of `uuid` in conversation `conv` (10 if absent, 11 if removed).
+fn message_of(conn: &Connection, conv: i64, uuid: &str) -> Res<UserId> {
+    let mut st = conn.prepare_cached(
+        "SELECT sender_id, removed FROM messages WHERE uuid = ?1 AND conv_id = ?2",
+    )?;
+    match st
+        .query_row(params![uuid, conv], |r| {
+            Ok((r.get::<_, i64>(0)? as UserId, r.get::<_, i64>(1)? != 0))
+        })
+        .optional()?
+    {
+        None => fail(ErrorCode::MessageNotFound),
+        Some((_, true)) => fail(ErrorCode::MessageDeleted),
+        Some((s, false)) => Ok(s),
+    }
+}
+
+fn edit_message(
+    conn: &Connection,
+    cache: &mut HashMap<i64, Members>,
+    c: &Caller,
+    r: &EditMessage,
+    ts: i64,
+) -> Res<Vec<Publish>> {
+    let (conv, _) = live_id(conn, &r.conversation)?;
+    let m = members_of(conn, cache, conv)?;
+    let flags = member_flags(&m, c.user_id)?;
+    let sender = message_of(conn, conv, &r.uuid)?;
+    let allowed = if sender == c.user_id {
+        has(flags, Permissions::EDIT) || has(flags, Permissions::EDIT_ALL)
+    } else {
+        has(flags, Permissions::EDIT_ALL)
+    };
+    if !allowed {
+        return Err(Reject::new(
+            ErrorCode::AccessDenied,
+            "Editing needs can_edit (own messages) or can_edit_all.",
+        ));
+    }
+    let payload_json = check_message(&r.text, &r.payload)?;
+    conn.prepare_cached(
+        "UPDATE messages SET text = ?2, payload = ?3, edited_at = ?4 WHERE uuid = ?1",
+    )?
+    .execute(params![r.uuid, r.text, payload_json, ts])?;
+    let (_, payload) = seq_event(conn, conv, ts, EventName::EditMessage, |_| {
+        Ok(EventPayload::new(
+            c.user_id,
+            Action::EditMessage,
+            Message {
+                uuid: r.uuid.clone(),
+                conversation: r.conversation.clone(),
+                text: r.text.clone(),
+                payload: Some(r.payload.clone().unwrap_or_default()),
+            },
+        ))
+    })?;
+    Ok(vec![Publish::new(
+        EventName::EditMessage,
+        payload,
+        m.iter().map(|x| x.0).collect(),
+        true,
+    )])
+}
+
+fn remove_message(
+    conn: &Connection,
+    cache: &mut HashMap<i64, Members>,
+    c: &Caller,
+    r: &RemoveMessage,
+    ts: i64,
+) -> Res<Vec<Publish>> {
+    let (conv, _) = live_id(conn, &r.conversation)?;
+    let m = members_of(conn, cache, conv)?;
+    let flags = member_flags(&m, c.user_id)?;
+    let sender = message_of(conn, conv, &r.uuid)?;
+    let allowed = if sender == c.user_id {
+        has(flags, Permissions::REMOVE) || has(flags, Permissions::REMOVE_ALL)
+    } else {
+        has(flags, Permissions::REMOVE_ALL)
+    };
+    if !allowed {
+        return Err(Reject::new(
+            ErrorCode::AccessDenied,
+            "Removing needs can_remove (own messages) or can_remove_all.",
+        ));
+    }
+    conn.prepare_cached("UPDATE messages SET removed = 1, edited_at = ?2 WHERE uuid = ?1")?
+        .execute(params![r.uuid, ts])?;
+    let (_, payload) = seq_event(conn, conv, ts, EventName::RemoveMessage, |_| {
+        Ok(EventPayload::new(
+            c.user_id,
+            Action::RemoveMessage,
+            Message {
+                uuid: r.uuid.clone(),
+                conversation: r.conversation.clone(),
+                text: None,
+                payload: None,
+            },
+        ))
+    })?;
+    Ok(vec![Publish::new(
+        EventName::RemoveMessage,
+        payload,
+        m.iter().map(|x| x.0).collect(),
+        true,
+    )])
+}
+
+fn is_read(
+    conn: &Connection,
+    cache: &mut HashMap<i64, Members>,
+    c: &Caller,
+    r: &StatusMessage,
+    ts: i64,
+) -> Res<Vec<Publish>> {
+    let (conv, last_seq) = live_id(conn, &r.conversation)?;
+    let m = members_of(conn, cache, conv)?;
+    member_flags(&m, c.user_id)?;
+    if r.seq > last_seq {
+        return fail(ErrorCode::SeqTooLarge);
+    }
+    conn.prepare_cached(
+        "UPDATE participants SET last_read = ?3 WHERE conv_id = ?1 AND user_id = ?2",
+    )?
+    .execute(params![conv, c.user_id as i64, r.seq as i64])?;
+    let payload = EventPayload::new(
+        c.user_id,
+        Action::IsRead,
+        StatusMessage {
+            conversation: r.conversation.clone(),
+            seq: r.seq,
+            status: None,
+        },
+    )
+    .with_timestamp(ts)
+    .to_raw();
+    Ok(vec![Publish::new(
+        EventName::IsRead,
+        payload,
+        m.iter().map(|x| x.0).collect(),
+        true,
+    )])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users and subscriptions
+// ---------------------------------------------------------------------------------------------
+
+pub fn subscribers_of(conn: &Connection, target: UserId) -> Res<Vec<UserId>> {
+    let mut st =
+        conn.prepare_cached("SELECT subscriber_id FROM subscriptions WHERE target_id = ?1")?;
+    let rows = st.query_map([target as i64], |r| Ok(r.get::<_, i64>(0)? as UserId))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn subscriptions_of(conn: &Connection, subscriber: UserId) -> Res<Vec<UserId>> {
+    let mut st = conn.prepare_cached(
+        "SELECT target_id FROM subscriptions WHERE subscriber_id = ?1 ORDER BY target_id",
+    )?;
+    let rows = st.query_map([subscriber as i64], |r| Ok(r.get::<_, i64>(0)? as UserId))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// `onEditUser` to the user's own sessions (full view, the reply) and to subscribers (public view).
+fn user_events(
+    conn: &Connection,
+    c: &Caller,
+    action: Action,
+    ts: i64,
+    to_subscribers: bool,
+) -> Res<Vec<Publish>> {
+    let u = user_by_id(conn, c.user_id)?.ok_or(Reject::from(ErrorCode::UserNotFound))?;
+    let own = EventPayload::new(c.user_id, action, user_object(conn, &u, true, None)?)
+        .with_timestamp(ts)
+        .to_raw();
+    let mut out = vec![Publish::new(
+        EventName::EditUser,
+        own,
+        vec![c.user_id],
+        true,
+    )];
+    if to_subscribers {
+        let subs: Vec<UserId> = subscribers_of(conn, c.user_id)?
+            .into_iter()
+            .filter(|&s| s != c.user_id)
+            .collect();
+        if !subs.is_empty() {
+            let public = EventPayload::new(c.user_id, action, user_object(conn, &u, false, None)?)
+                .with_timestamp(ts)
+                .to_raw();
+            out.push(Publish::new(EventName::EditUser, public, subs, false));
+        }
+    }
+    Ok(out)
+}
+
+fn edit_user(conn: &Connection, c: &Caller, r: &EditUser, ts: i64) -> Res<Vec<Publish>> {
+    // null or absent: unchanged; {}: cleared; an object: replaces the data.
+    if let Some(d) = &r.custom_data {
+        let text = check_size("custom data", d, MAX_USER_CUSTOM_DATA)?;
+        conn.prepare_cached("UPDATE users SET custom_data = ?2 WHERE id = ?1")?
+            .execute(params![c.user_id as i64, text])?;
+    }
+    if let Some(d) = &r.private_custom_data {
+        let text = check_size("private custom data", d, MAX_USER_CUSTOM_DATA)?;
+        conn.prepare_cached("UPDATE users SET private_custom_data = ?2 WHERE id = ?1")?
+            .execute(params![c.user_id as i64, text])?;
+    }
+    user_events(conn, c, Action::EditUser, ts, true)
+}
+
+/// The events `manageNotification` accepts.
+pub const NOTIFICATION_EVENTS: [&str; 3] =
+    ["onSendMessage", "onEditMessage", "onCreateConversation"];
+
+fn manage_notification(
+    conn: &Connection,
+    c: &Caller,
+    list: &[Option<String>],
+) -> Res<Vec<Publish>> {
+    let mut events: Vec<&str> = Vec::new();
+    for n in list {
+        match n.as_deref() {
+            Some(e) if NOTIFICATION_EVENTS.contains(&e) => {
+                if !events.contains(&e) {
+                    events.push(e)
+                }
+            }
+            _ => return fail(ErrorCode::NotificationEventInvalid),
+        }
+    }
+    let json = serde_json::to_string(&events).map_err(|_| Reject::from(ErrorCode::Internal))?;
+    conn.prepare_cached(
+        "INSERT INTO notification_settings (user_id, events) VALUES (?1, ?2) ON CONFLICT (user_id) DO UPDATE SET events = ?2",
+    )?
+    .execute(params![c.user_id as i64, json])?;
+    user_events(conn, c, Action::ManageNotification, now(), false)
+}
+
+fn check_ids(ids: &[UserId]) -> Res<Vec<UserId>> {
+    if ids.is_empty() || ids.len() > MAX_SUBSCRIBE_IDS {
+        return fail(ErrorCode::ObjectCountInvalid);
+    }
+    let mut out: Vec<UserId> = Vec::with_capacity(ids.len());
+    for &i in ids {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+fn subscribe(conn: &Connection, c: &Caller, r: &ManageSubscribes) -> Res<Vec<Publish>> {
+    let ids = check_ids(r.user_id.as_deref().unwrap_or(&[]))?;
+    for &id in &ids {
+        visible_user(conn, c, id, false)?;
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO subscriptions (subscriber_id, target_id) VALUES (?1, ?2)",
+        )?
+        .execute(params![c.user_id as i64, id as i64])?;
+    }
+    let payload = EventPayload::new(c.user_id, Action::Subscribe, ManageSubscribes::users(ids))
+        .with_timestamp(now())
+        .to_raw();
+    Ok(vec![Publish::new(
+        EventName::Subscribe,
+        payload,
+        vec![c.user_id],
+        true,
+    )])
+}
+
+fn unsubscribe(conn: &Connection, c: &Caller, r: &ManageSubscribes) -> Res<Vec<Publish>> {
+    let ids = if r.all == Some(true) {
+        let all = subscriptions_of(conn, c.user_id)?;
+        conn.prepare_cached("DELETE FROM subscriptions WHERE subscriber_id = ?1")?
+            .execute([c.user_id as i64])?;
+        all
+    } else {
+        let ids = check_ids(r.user_id.as_deref().unwrap_or(&[]))?;
+        for &id in &ids {
+            conn.prepare_cached(
+                "DELETE FROM subscriptions WHERE subscriber_id = ?1 AND target_id = ?2",
+            )?
+            .execute(params![c.user_id as i64, id as i64])?;
+        }
+        ids
+    };
+    let payload = EventPayload::new(c.user_id, Action::Unsubscribe, ManageSubscribes::users(ids))
+        .with_timestamp(now())
+        .to_raw();
+    Ok(vec![Publish::new(
+        EventName::Unsubscribe,
+        payload,
+        vec![c.user_id],
+        true,
+    )])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retransmission (read side)
+// ---------------------------------------------------------------------------------------------
+
+/// The stored events `[from, to]` of a conversation that `user` may see: all of them, or only
+/// those inside the user's participation periods (uber conversations, and former participants).
+pub fn events_in(
+    conn: &Connection,
+    conv: i64,
+    from: u64,
+    to: u64,
+    limit_to: Option<UserId>,
+) -> Res<Vec<(u64, String, String)>> {
+    let rows: Vec<(u64, String, String)> = match limit_to {
+        None => {
+            let mut st = conn.prepare_cached(
+                "SELECT seq, event, payload FROM events WHERE conv_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
+            )?;
+            st.query_map(params![conv, from as i64, to as i64], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?
+        }
+        Some(user) => {
+            let mut st = conn.prepare_cached(
+                "SELECT e.seq, e.event, e.payload FROM events e WHERE e.conv_id = ?1 AND e.seq BETWEEN ?2 AND ?3 \
+                 AND EXISTS (SELECT 1 FROM participation p WHERE p.conv_id = e.conv_id AND p.user_id = ?4 \
+                   AND e.seq >= p.from_seq AND (p.to_seq IS NULL OR e.seq <= p.to_seq)) ORDER BY e.seq",
+            )?;
+            st.query_map(params![conv, from as i64, to as i64, user as i64], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?
+        }
+    };
+    Ok(rows)
+}

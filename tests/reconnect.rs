@@ -1,0 +1,246 @@
+//! Reconnect and resume: sockets killed mid-traffic (by the gateway, by the SDK, by a proxy in
+//! the middle), a silent socket caught by the ACK watchdog, a network-change hint, a server
+//! restart (resume refused), and a server that stays away (schedule exhausted).
+
+mod common;
+
+use common::mock::{Mock, default_responder};
+use common::{PASSWORD, Proxy, Recorder, USER1, start_server, within};
+use serde_json::json;
+use std::time::Duration;
+use vox_messenger::{
+    Client, ClientConfig, ClientEvent, ClientState, Error, MessengerEvent, MessengerEventType,
+    ReconnectPolicy,
+};
+
+const CONV: &str = "67983249-cf74-435d-9b3a-1e7ade7ab84a";
+
+fn message_event(seq: u64) -> serde_json::Value {
+    json!({"service":"chat","event":"onSendMessage","payload":{"initiator":1002,"on_incoming_event":"sendMessage","seq":seq,"timestamp":1700000000,"object":{"uuid":uuid::Uuid::new_v4().to_string(),"conversation":CONV,"text":format!("m{seq}"),"payload":[]}},"request_uuid":""})
+}
+
+async fn login(server: String, tweak: impl FnOnce(&mut ClientConfig)) -> Client {
+    let mut cfg = common::config(&server);
+    tweak(&mut cfg);
+    let c = Client::new(cfg).unwrap();
+    within(c.connect()).await.unwrap();
+    within(c.login(USER1, PASSWORD)).await.unwrap();
+    c
+}
+
+#[tokio::test]
+async fn no_event_lost_or_duplicated_and_requests_complete_across_kills() {
+    let mock = Mock::start(Some(default_responder())).await;
+    let c = login(mock.ws(), |_| {}).await;
+    let rec = Recorder::attach(&c);
+    let m = c.messenger();
+
+    let mut requests = Vec::new();
+    for seq in 1..=600u64 {
+        mock.push(message_event(seq));
+        if seq % 150 == 75 {
+            if seq % 300 == 75 {
+                mock.kill(); // the server side drops the socket
+            } else {
+                c.debug_kill_socket(); // the client side loses it
+            }
+            // Traffic keeps being queued on both sides meanwhile.
+            rec.client_event(|e| *e == ClientEvent::Reconnecting).await;
+            rec.client_event(|e| *e == ClientEvent::Reconnected).await;
+        }
+        if seq % 25 == 0 {
+            let m = m.clone();
+            let id = 1000 + seq;
+            requests.push(tokio::spawn(
+                async move { (id, m.get_user_by_im_id(id).await) },
+            ));
+        }
+        if seq % 10 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 600 {
+        if let MessengerEvent::Message(e) = rec
+            .event(|e| e.event_type() == MessengerEventType::SendMessage)
+            .await
+        {
+            seen.push(e.sequence);
+        }
+    }
+    assert_eq!(
+        seen,
+        (1..=600).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
+    for r in requests {
+        let (id, res) = within(r).await.unwrap();
+        assert_eq!(res.expect("request across a reconnect").user.im_id, id);
+    }
+    assert_eq!(mock.sockets.load(std::sync::atomic::Ordering::SeqCst), 5);
+    assert_eq!(c.state(), ClientState::LoggedIn);
+    // Nothing more arrives (no duplicate after the last one).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        rec.all
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.event_type() == MessengerEventType::SendMessage)
+            .count()
+            == 600
+    );
+}
+
+#[tokio::test]
+async fn real_server_through_a_cut_proxy() {
+    let ts = common::start_server_unlimited().await;
+    let proxy = Proxy::start(ts.srv.plain_addr.unwrap()).await;
+    let c = login(proxy.ws(), |_| {}).await;
+    let rec = Recorder::attach(&c);
+    let m = c.messenger();
+    let mut tasks = Vec::new();
+    for i in 0..40u64 {
+        let m = m.clone();
+        tasks.push(tokio::spawn(async move {
+            m.get_user_by_im_id(1001 + i % 3).await
+        }));
+        if i == 20 {
+            tokio::task::yield_now().await;
+            proxy.cut();
+        }
+    }
+    for t in tasks {
+        match within(t).await.unwrap() {
+            Ok(u) => assert!((1001..=1003).contains(&u.user.im_id)),
+            Err(e) => panic!("request lost across the reconnect: {e:?}"),
+        }
+    }
+    rec.client_event(|e| *e == ClientEvent::Reconnecting).await;
+    rec.client_event(|e| *e == ClientEvent::Reconnected).await;
+    assert_eq!(proxy.accepted(), 2);
+    assert_eq!(c.state(), ClientState::LoggedIn);
+
+    // The network-change hint resumes on a new socket at once.
+    c.notify_network_changed();
+    rec.client_event(|e| *e == ClientEvent::Reconnected).await;
+    assert_eq!(proxy.accepted(), 3);
+    assert_eq!(c.state(), ClientState::LoggedIn);
+}
+
+#[tokio::test]
+async fn silent_socket_is_dropped_by_the_ack_watchdog_and_resumed() {
+    let mock = Mock::start(Some(default_responder())).await;
+    let c = login(mock.ws(), |_| {}).await;
+    let rec = Recorder::attach(&c);
+    mock.mute(); // reads nothing, ACKs nothing: a half-open connection
+    let t0 = std::time::Instant::now();
+    // Sent into the silent socket; answered after the resume resends it.
+    let m = c.messenger();
+    let pending = tokio::spawn(async move { m.get_user_by_im_id(1002).await });
+    rec.client_event(|e| *e == ClientEvent::Reconnecting).await;
+    rec.client_event(|e| *e == ClientEvent::Reconnected).await;
+    let elapsed = t0.elapsed();
+    // The watchdog starts with the first un-ACKed frame and fires 6 s later.
+    assert!(
+        elapsed >= Duration::from_secs(5) && elapsed < Duration::from_secs(10),
+        "{elapsed:?}"
+    );
+    let u = within(pending).await.unwrap().unwrap();
+    assert_eq!(u.user.im_id, 1002);
+    let u = within(c.messenger().get_user_by_im_id(1003)).await.unwrap();
+    assert_eq!(u.user.im_id, 1003);
+}
+
+#[tokio::test]
+async fn server_restart_refuses_the_resume_and_the_client_closes() {
+    let ts = start_server().await;
+    let proxy = Proxy::start(ts.srv.plain_addr.unwrap()).await;
+    let c = login(proxy.ws(), |_| {}).await;
+    let rec = Recorder::attach(&c);
+    // A second server process (the first one's sessions are gone); same database.
+    let ts2 = start_server().await;
+    proxy.set_upstream(ts2.srv.plain_addr.unwrap());
+    ts.srv.shutdown().await;
+    proxy.cut();
+    rec.client_event(|e| *e == ClientEvent::Reconnecting).await;
+    let e = rec
+        .client_event(|e| matches!(e, ClientEvent::ConnectionClosed { .. }))
+        .await;
+    println!("{e:?}");
+    assert_eq!(c.state(), ClientState::Closed);
+    let e = within(c.messenger().get_user_by_im_id(1002))
+        .await
+        .unwrap_err();
+    assert_eq!(e, Error::NotLoggedIn);
+    // The application connects and logs in again.
+    within(c.connect()).await.unwrap();
+    within(c.login(USER1, PASSWORD)).await.unwrap();
+    assert_eq!(c.state(), ClientState::LoggedIn);
+}
+
+#[tokio::test]
+async fn schedule_exhausted_fails_pending_calls_and_closes() {
+    let mock = Mock::start(None).await;
+    let proxy = Proxy::start(mock.addr).await;
+    let c = login(proxy.ws(), |cfg| {
+        cfg.reconnect = ReconnectPolicy {
+            delays: vec![
+                Duration::ZERO,
+                Duration::from_millis(50),
+                Duration::from_millis(50),
+            ],
+            jitter: 0.2,
+        };
+    })
+    .await;
+    let rec = Recorder::attach(&c);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    c.messenger().get_conversation_cb(CONV, move |r| {
+        let _ = tx.send(r.map(|_| ()));
+    });
+    proxy.block(true);
+    proxy.cut();
+    rec.client_event(|e| *e == ClientEvent::Reconnecting).await;
+    rec.client_event(|e| matches!(e, ClientEvent::ConnectionClosed { .. }))
+        .await;
+    let r = within(rx.recv()).await.unwrap();
+    assert!(matches!(r, Err(Error::ConnectionClosed(_))), "{r:?}");
+    assert_eq!(c.state(), ClientState::Closed);
+    // 1 login connection + 3 attempts.
+    assert_eq!(proxy.accepted(), 4);
+    proxy.block(false);
+    within(c.connect()).await.unwrap();
+    assert_eq!(c.state(), ClientState::Connected);
+}
+
+#[tokio::test]
+async fn wrong_seq_from_the_server_closes_with_4001_and_resumes() {
+    let mut mock = Mock::start(Some(default_responder())).await;
+    let c = login(mock.ws(), |_| {}).await;
+    let rec = Recorder::attach(&c);
+    mock.push(message_event(1));
+    rec.event(|e| e.event_type() == MessengerEventType::SendMessage)
+        .await;
+    // A msg that skips a seq: the SDK must refuse it, close with 4001 and resume.
+    mock.raw(r#"{"type":"msg","seq":99,"payload":{"name":"__pong","params":[]}}"#);
+    assert_eq!(within(mock.closes.recv()).await, Some(4001));
+    rec.client_event(|e| *e == ClientEvent::Reconnected).await;
+    // The session carries on: the next event is delivered, the skipped one never was.
+    mock.push(message_event(2));
+    let MessengerEvent::Message(m) = rec
+        .event(|e| e.event_type() == MessengerEventType::SendMessage)
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(m.sequence, 2);
+    assert_eq!(
+        within(c.messenger().get_user_by_im_id(1003))
+            .await
+            .unwrap()
+            .user
+            .im_id,
+        1003
+    );
+}

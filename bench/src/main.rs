@@ -654,36 +654,58 @@ async fn run_vox(
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
 
+    let sends = conns
+        .iter()
+        .take(senders)
+        .cloned()
+        .map(|conn| {
+            let conv = conv.clone();
+            let mut k = 0u64;
+            move |t: u64| {
+                k += 1;
+                let frame = format!(
+                    r#"{{"service":"chat","event":"sendMessage","payload":{{"text":"{t} {k}","conversation":"{conv}","payload":[],"@type":"type/vox.store.IncomingNamespace.SendMessage"}},"request_uuid":"{}"}}"#,
+                    uuid::Uuid::new_v4()
+                );
+                conn.send(frame.into())
+            }
+        })
+        .collect();
+    let result = measure(args, &recs, sends, server.pid(), n, rate, label).await;
+    drop(conns);
+    Ok(result)
+}
+
+/// Run the measured window: `sends` (one per sender) paced at `rate` in total, deliveries
+/// recorded by `recs`, CPU and RSS of process `pid`.
+async fn measure<F: FnMut(u64) -> bool + Send + 'static>(
+    args: &Args,
+    recs: &[Shared],
+    sends: Vec<F>,
+    pid: u32,
+    n: usize,
+    rate: u64,
+    label: String,
+) -> RunResult {
     let win = window(args);
-    for r in &recs {
+    for r in recs {
         r.lock().unwrap().window = win;
     }
     let counts = Arc::new(SendCount::default());
-    let per_sender = rate as f64 / senders as f64;
-    let mut tasks = Vec::new();
-    for conn in conns.iter().take(senders).cloned() {
-        let conv = conv.clone();
-        let counts = counts.clone();
-        let mut k = 0u64;
-        tasks.push(tokio::spawn(pace(per_sender, win.1, win, counts, move |t| {
-            k += 1;
-            let frame = format!(
-                r#"{{"service":"chat","event":"sendMessage","payload":{{"text":"{t} {k}","conversation":"{conv}","payload":[],"@type":"type/vox.store.IncomingNamespace.SendMessage"}},"request_uuid":"{}"}}"#,
-                uuid::Uuid::new_v4()
-            );
-            conn.send(frame.into())
-        })));
-    }
+    let per_sender = rate as f64 / sends.len().max(1) as f64;
+    let tasks: Vec<_> = sends
+        .into_iter()
+        .map(|send| tokio::spawn(pace(per_sender, win.1, win, counts.clone(), send)))
+        .collect();
     until_ns(win.0).await;
-    let cpu0 = cpu_time(server.pid());
+    let cpu0 = cpu_time(pid);
     for t in tasks {
         let _ = t.await;
     }
     let sent = counts.in_window.load(Ordering::Relaxed);
     let expected = sent * n as u64;
-    let (deliveries, latency, ack, errors, cpu) =
-        collect(&recs, expected, server.pid(), cpu0).await;
-    let result = RunResult {
+    let (deliveries, latency, ack, errors, cpu) = collect(recs, expected, pid, cpu0).await;
+    RunResult {
         label,
         members: n,
         rate,
@@ -696,11 +718,9 @@ async fn run_vox(
         cpu_per_delivery_us: cpu
             .filter(|_| deliveries > 0)
             .map(|c| c.as_secs_f64() * 1e6 / deliveries as f64),
-        rss: rss_bytes(server.pid()),
+        rss: rss_bytes(pid),
         errors,
-    };
-    drop(conns);
-    Ok(result)
+    }
 }
 
 /// IM user ids of u0..u{n-1}, from the admin API.
@@ -768,53 +788,21 @@ async fn run_nats(
         recs.push(rec);
         conns.push(conn);
     }
-    let win = window(args);
-    for r in &recs {
-        r.lock().unwrap().window = win;
-    }
-    let counts = Arc::new(SendCount::default());
-    let per_sender = rate as f64 / senders as f64;
-    let mut tasks = Vec::new();
-    for conn in conns.iter().take(senders).cloned() {
-        let counts = counts.clone();
-        let subject = subject.clone();
-        let mut k = 0u64;
-        tasks.push(tokio::spawn(pace(
-            per_sender,
-            win.1,
-            win,
-            counts,
-            move |t| {
+    let sends = conns
+        .iter()
+        .take(senders)
+        .cloned()
+        .map(|conn| {
+            let subject = subject.clone();
+            let mut k = 0u64;
+            move |t: u64| {
                 k += 1;
                 conn.publish(&subject, format!("{t} {k}").as_bytes())
-            },
-        )));
-    }
-    until_ns(win.0).await;
-    let pid = nats.child.id();
-    let cpu0 = cpu_time(pid);
-    for t in tasks {
-        let _ = t.await;
-    }
-    let sent = counts.in_window.load(Ordering::Relaxed);
-    let expected = sent * n as u64;
-    let (deliveries, latency, ack, errors, cpu) = collect(&recs, expected, pid, cpu0).await;
-    Ok(RunResult {
-        label: "nats-server (core)".into(),
-        members: n,
-        rate,
-        sent,
-        deliveries,
-        expected,
-        secs: args.secs as f64,
-        latency,
-        ack,
-        cpu_per_delivery_us: cpu
-            .filter(|_| deliveries > 0)
-            .map(|c| c.as_secs_f64() * 1e6 / deliveries as f64),
-        rss: rss_bytes(pid),
-        errors,
-    })
+            }
+        })
+        .collect();
+    let label = "nats-server (core)".to_string();
+    Ok(measure(args, &recs, sends, nats.child.id(), n, rate, label).await)
 }
 
 /// Open `k` idle logged-in sessions (users cycled) and report the server's RSS growth per session.

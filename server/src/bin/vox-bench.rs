@@ -467,7 +467,7 @@ async fn connect_member(addr: SocketAddr, user: &str) -> Member {
     let url = format!(
         "ws://{addr}/platform?version=5&client_version=4.13.1-3005&video=false&ccheck=false&client_platform=chrome&im_version=2&acd_version=1&features=1"
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true)
         .await
         .expect("connect");
     let id: Value = serde_json::from_str(&next_text(&mut ws).await).unwrap();

@@ -35,7 +35,7 @@ use vox_protocol::messaging::{
     StatusMessage, User, UserId,
 };
 
-use super::fanout::{Hub, Initiator, Publish};
+use super::fanout::{Batch, Hub, Initiator, Publish};
 use super::limits::*;
 
 /// Why a request was refused: the protocol's code and, when the code's own description would be
@@ -179,11 +179,11 @@ impl MsgStore {
     /// Queue a write job (waits only while the queue is full).
     pub async fn submit(&self, job: WriteJob) {
         if self.poisoned.load(Ordering::Acquire) {
-            finish_job(job, Err(ErrorCode::ServiceUnavailable.into()), None);
+            finish_job(job, Err(ErrorCode::ServiceUnavailable.into()));
             return;
         }
         if let Err(mpsc::error::SendError(job)) = self.jobs.send(job).await {
-            finish_job(job, Err(ErrorCode::ServiceUnavailable.into()), None);
+            finish_job(job, Err(ErrorCode::ServiceUnavailable.into()));
         }
     }
 
@@ -208,14 +208,13 @@ impl MsgStore {
 }
 
 /// Answer a job that will not run (or whose commit failed): `onError` to its initiator.
-fn finish_job(job: WriteJob, result: Res<()>, hub: Option<&Hub>) {
+fn finish_job(job: WriteJob, result: Res<()>) {
     if let (Err(r), Some(i), Some(c)) = (&result, &job.initiator, &job.caller)
         && let Some(action) = job_action(&job.op)
     {
         let frame = error_frame(&i.request_uuid, c.user_id, action, r);
         i.session.push_reply(frame.into());
     }
-    let _ = hub;
     if let Some(d) = job.done {
         let _ = d.send(result);
     }
@@ -281,7 +280,7 @@ impl Writer {
             }
             if self.poisoned.load(Ordering::Acquire) {
                 for job in batch.drain(..) {
-                    finish_job(job, Err(ErrorCode::ServiceUnavailable.into()), None);
+                    finish_job(job, Err(ErrorCode::ServiceUnavailable.into()));
                 }
                 continue;
             }
@@ -320,20 +319,35 @@ impl Writer {
             self.poisoned.store(true, Ordering::Release);
             self.members.clear();
             for job in batch.drain(..) {
-                finish_job(job, Err(ErrorCode::Internal.into()), None);
+                finish_job(job, Err(ErrorCode::Internal.into()));
             }
             return;
         }
+        // Hand the whole commit's events over at once (one wake-up per session), in commit
+        // order; then tell the waiting requests.
+        let mut out = Batch::default();
+        let mut done = Vec::with_capacity(batch.len());
         for (job, r) in batch.drain(..).zip(results) {
-            match r {
-                Ok(publishes) => {
-                    self.hub.publish(&publishes, job.initiator.as_ref());
-                    if let Some(d) = job.done {
-                        let _ = d.send(Ok(()));
+            match &r {
+                Ok(publishes) => self
+                    .hub
+                    .collect(&mut out, publishes, job.initiator.as_ref()),
+                Err(e) => {
+                    if let (Some(i), Some(c), Some(action)) =
+                        (&job.initiator, &job.caller, job_action(&job.op))
+                    {
+                        let frame = error_frame(&i.request_uuid, c.user_id, action, e);
+                        out.add(&i.session, frame.into(), true);
                     }
                 }
-                Err(e) => finish_job(job, Err(e), Some(&self.hub)),
             }
+            if let Some(d) = job.done {
+                done.push((d, r.map(drop)));
+            }
+        }
+        out.flush();
+        for (d, r) in done {
+            let _ = d.send(r);
         }
     }
 }

@@ -297,7 +297,15 @@ impl Writer {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             for job in batch.iter() {
                 let sp = tx.savepoint()?;
-                let r = execute(&sp, &mut self.members, job);
+                // A bug in a handler must not take the writer (and every later write) down:
+                // a panicking job is refused with 500 and rolled back like any refused job.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    execute(&sp, &mut self.members, job)
+                }))
+                .unwrap_or_else(|_| {
+                    tracing::error!("a messaging write panicked; refused with 500");
+                    Err(ErrorCode::Internal.into())
+                });
                 match r {
                     Ok(p) => {
                         sp.commit()?;
@@ -632,11 +640,12 @@ pub fn participant_row(
         .optional()?)
 }
 
-/// Flags of an active participant, else error 12 (no access).
+/// Flags of an active participant, else error 19 (a write by someone who is not a participant;
+/// reads without access answer 12 instead).
 fn active_flags(conn: &Connection, conv: i64, user: UserId) -> Res<u32> {
     match participant_row(conn, conv, user)? {
         Some((f, true, _)) => Ok(f),
-        _ => fail(ErrorCode::AccessDenied),
+        _ => fail(ErrorCode::NotParticipant),
     }
 }
 
@@ -1276,7 +1285,7 @@ fn member_flags(m: &Members, user: UserId) -> Res<u32> {
     m.iter()
         .find(|(u, _)| *u == user)
         .map(|(_, f)| *f)
-        .ok_or_else(|| ErrorCode::AccessDenied.into())
+        .ok_or_else(|| ErrorCode::NotParticipant.into())
 }
 
 fn live_id(conn: &Connection, uuid: &str) -> Res<(i64, u64)> {

@@ -137,8 +137,38 @@ fn open_conn(path: &PathBuf, durable: bool) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "OFF" })?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Keep the hot pages in memory (64 MiB) and read the file through mmap, so that a write
+    // does not re-read pages with read(2).
+    conn.pragma_update(None, "cache_size", -65536)?;
+    conn.pragma_update(None, "mmap_size", 256i64 << 20)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Checkpoints run on their own thread (see `checkpointer`), not inside the writer's commits.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// Copy the WAL back into the database file in the background (PASSIVE: never blocks the
+/// writer or the readers), so that commits never pay for it. Stops when the store is dropped.
+fn checkpointer(path: PathBuf, durable: bool, alive: std::sync::Weak<AtomicBool>) {
+    let conn = match open_conn(&path, durable) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "messaging checkpointer cannot open the database");
+            return;
+        }
+    };
+    while alive.upgrade().is_some() {
+        // PASSIVE copies what it can without waiting for anyone. Once a checkpoint has copied
+        // everything, the next write transaction starts the WAL over from its beginning, so the
+        // file stops growing (journal_size_limit trims it).
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "messaging checkpoint failed");
+        }
+        // A periodic background task, not a synchronisation: nothing waits for it.
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 impl MsgStore {
@@ -155,6 +185,11 @@ impl MsgStore {
         }
         let (tx, rx) = mpsc::channel(opts.queue.max(16));
         let poisoned = Arc::new(AtomicBool::new(false));
+        let (path, durable, alive) = (opts.path.clone(), opts.durable, Arc::downgrade(&poisoned));
+        std::thread::Builder::new()
+            .name("vox-msg-checkpoint".into())
+            .spawn(move || checkpointer(path, durable, alive))
+            .map_err(|e| format!("cannot start the messaging checkpointer: {e}"))?;
         let w = Writer {
             conn: writer,
             hub,
@@ -886,7 +921,7 @@ fn create_conversation(
             )]);
         }
     }
-    let uuid = uuid::Uuid::new_v4().to_string();
+    let uuid = uuid::Uuid::now_v7().to_string();
     let conv_id: i64 = conn
         .prepare_cached(
             "INSERT INTO conversations (uuid, creator_id, account_id, root_account_id, title, direct, \
@@ -1342,7 +1377,7 @@ fn send_message(
         ));
     }
     let payload_json = check_message(&r.text, &r.payload)?;
-    let uuid = uuid::Uuid::new_v4().to_string();
+    let uuid = uuid::Uuid::now_v7().to_string();
     let (seq, payload) = seq_event(conn, conv, ts, EventName::SendMessage, |_| {
         Ok(EventPayload::new(
             c.user_id,

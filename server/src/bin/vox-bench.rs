@@ -467,9 +467,16 @@ async fn connect_member(addr: SocketAddr, user: &str) -> Member {
     let url = format!(
         "ws://{addr}/platform?version=5&client_version=4.13.1-3005&video=false&ccheck=false&client_platform=chrome&im_version=2&acd_version=1&features=1"
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true)
-        .await
-        .expect("connect");
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
+        url.as_str(),
+        Some(
+            tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+                .read_buffer_size(8 * 1024),
+        ),
+        true,
+    )
+    .await
+    .expect("connect");
     let id: Value = serde_json::from_str(&next_text(&mut ws).await).unwrap();
     assert_eq!(id["type"], "id");
     ws.send(Message::Text(r#"{"type":"lastrx","seq":0}"#.into()))

@@ -142,11 +142,13 @@ struct Drop {
 
 impl Connection {
     fn new(shared: Arc<Shared>, id: String, attach_rx: mpsc::Receiver<Attach>) -> Self {
-        let session = Session::new(
-            SessionConfig::server(),
-            Some(id.clone()),
-            Instant::now().into_std(),
-        );
+        let mut config = SessionConfig::server();
+        config.max_unacked_frames = shared.config.max_unacked_frames;
+        // Room for that many frames of a typical size (the byte bound still applies).
+        config.max_unacked_bytes = config
+            .max_unacked_bytes
+            .max(shared.config.max_unacked_frames.saturating_mul(2048));
+        let session = Session::new(config, Some(id.clone()), Instant::now().into_std());
         Connection {
             shared,
             id,

@@ -90,7 +90,9 @@ view.form.addEventListener('submit', async (ev) => {
 });
 
 view.logoutButton.addEventListener('click', async () => {
+  const leaving = chat;
   stopChat();
+  await leaving?.idle(); // let queued messaging requests go out before the socket closes
   await session.disconnect();
   view.showResult('Disconnected.');
   view.showState(session.state());
@@ -136,11 +138,14 @@ async function attempt(what, fn) {
 
 async function startChat() {
   stopChat();
-  chat = new Chat(session.messenger());
-  chat.addEventListener('change', (ev) => render(ev.detail));
+  const mine = new Chat(session.messenger());
+  chat = mine;
+  window.voxDemo.chat = mine;
+  mine.addEventListener('change', (ev) => {
+    if (chat === mine) render(ev.detail); // ignore a chat that was stopped meanwhile
+  });
   ui.card.hidden = false;
-  await attempt('Loading conversations', () => chat.start());
-  window.voxDemo.chat = chat;
+  await attempt('Loading conversations', () => mine.start());
 }
 
 function stopChat() {

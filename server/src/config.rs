@@ -82,6 +82,9 @@ pub struct ServeArgs {
     /// Events a session may have queued before it is closed as too slow.
     #[arg(long, env = "VOX_SESSION_QUEUE")]
     pub session_queue: Option<usize>,
+    /// Frames a client may leave un-ACKed before its connection is closed (4002).
+    #[arg(long, env = "VOX_MAX_UNACKED_FRAMES")]
+    pub max_unacked_frames: Option<usize>,
     /// Acknowledge messaging writes without waiting for fsync (benchmarks only: a crash can
     /// lose acknowledged changes).
     #[arg(long, env = "VOX_NO_FSYNC")]
@@ -113,6 +116,7 @@ struct FileConfig {
     msg_rate_per_second: Option<u32>,
     msg_rate_per_minute: Option<u32>,
     session_queue: Option<usize>,
+    max_unacked_frames: Option<usize>,
     no_fsync: Option<bool>,
 }
 
@@ -153,6 +157,8 @@ pub struct Config {
     pub session_queue: usize,
     /// Messaging commits wait for fsync (`synchronous=FULL`).
     pub durable: bool,
+    /// Bound of a connection's un-ACKed outgoing frames (default 4096).
+    pub max_unacked_frames: usize,
     /// Folder for generated files (dev certificate, temporary database).
     pub data_dir: PathBuf,
 }
@@ -293,6 +299,11 @@ impl Config {
                 .or(file.session_queue)
                 .unwrap_or(DEFAULT_SESSION_QUEUE),
             durable: !(args.no_fsync || file.no_fsync.unwrap_or(false)),
+            max_unacked_frames: args
+                .max_unacked_frames
+                .or(file.max_unacked_frames)
+                .unwrap_or(4096)
+                .max(1),
             data_dir,
         })
     }

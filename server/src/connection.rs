@@ -142,11 +142,13 @@ struct Drop {
 
 impl Connection {
     fn new(shared: Arc<Shared>, id: String, attach_rx: mpsc::Receiver<Attach>) -> Self {
-        let session = Session::new(
-            SessionConfig::server(),
-            Some(id.clone()),
-            Instant::now().into_std(),
-        );
+        let mut config = SessionConfig::server();
+        config.max_unacked_frames = shared.config.max_unacked_frames;
+        // Room for that many frames of a typical size (the byte bound still applies).
+        config.max_unacked_bytes = config
+            .max_unacked_bytes
+            .max(shared.config.max_unacked_frames.saturating_mul(2048));
+        let session = Session::new(config, Some(id.clone()), Instant::now().into_std());
         Connection {
             shared,
             id,
@@ -380,7 +382,12 @@ impl Connection {
     }
 
     async fn send_payload(&mut self, payload: Arc<str>) {
-        if let Err(e) = self.session.send(payload, Instant::now().into_std()) {
+        self.send_payload_at(payload, Instant::now().into_std())
+            .await
+    }
+
+    async fn send_payload_at(&mut self, payload: Arc<str>, now: std::time::Instant) {
+        if let Err(e) = self.session.send(payload, now) {
             tracing::warn!(conn = %self.id, error = %e, "closing connection: cannot queue more frames");
             self.detach(Some(Drop {
                 code: CloseCode::ServerError.as_u16(),
@@ -393,7 +400,8 @@ impl Connection {
 
     /// Move one queued event (and whatever else is queued) into the session.
     async fn deliver(&mut self, first: Arc<str>) {
-        self.send_payload(first).await;
+        let now = Instant::now().into_std();
+        self.send_payload_at(first, now).await;
         for _ in 0..1024 {
             if self.finished {
                 break;
@@ -401,15 +409,16 @@ impl Connection {
             let Some(next) = self.msg.as_ref().and_then(|m| m.tx.try_pop()) else {
                 break;
             };
-            self.send_payload(next).await;
+            self.send_payload_at(next, now).await;
         }
     }
 
     async fn drain_events(&mut self) {
+        let now = Instant::now().into_std();
         while !self.finished
             && let Some(next) = self.msg.as_ref().and_then(|m| m.tx.try_pop())
         {
-            self.send_payload(next).await;
+            self.send_payload_at(next, now).await;
         }
     }
 

@@ -222,11 +222,43 @@ async fn messages_send_edit_remove_with_gap_free_seq() {
         10,
     )
     .await;
-    // Non-participants cannot write.
+    // Non-participants cannot write: 19 ("not in the participants list").
     let mut c = Chat::login(&ts, "user3").await;
+    for (action, payload) in [
+        (
+            "sendMessage",
+            json!({"text": "hi", "conversation": cu, "payload": []}),
+        ),
+        (
+            "editMessage",
+            json!({"text": "x", "conversation": cu, "payload": [], "uuid": msg}),
+        ),
+        ("removeMessage", json!({"conversation": cu, "uuid": msg})),
+        ("isRead", json!({"conversation": cu, "seq": 1})),
+        ("typingMessage", json!({"conversation": cu})),
+        (
+            "editConversation",
+            json!({"uuid": cu, "title": "x", "enable_public_join": false, "custom_data": {}}),
+        ),
+        (
+            "addParticipants",
+            json!({"uuid": cu, "participants": [{"user_id": U3, "flags": 7}]}),
+        ),
+        (
+            "editParticipants",
+            json!({"uuid": cu, "participants": [{"user_id": U1, "flags": 7}]}),
+        ),
+        (
+            "removeParticipants",
+            json!({"uuid": cu, "participants": [U1]}),
+        ),
+    ] {
+        c.call_err(action, payload, 19).await;
+    }
+    // Reads without access: 12.
     c.call_err(
-        "sendMessage",
-        json!({"text": "hi", "conversation": cu, "payload": []}),
+        "retransmitEvents",
+        json!({"conversation": cu, "events_from": 1, "count": 5}),
         12,
     )
     .await;
@@ -369,10 +401,10 @@ async fn participant_permissions_are_enforced() {
     c.call_err(
         "sendMessage",
         json!({"text": "hi", "conversation": cu, "payload": []}),
-        12,
+        19,
     )
     .await;
-    c.call_err("typingMessage", json!({"conversation": cu}), 12)
+    c.call_err("typingMessage", json!({"conversation": cu}), 19)
         .await;
     // A former participant may still read the conversation, and sees it in leave_conversations.
     c.call_ok("getConversation", json!({"uuid": cu}), "onGetConversation")

@@ -17,12 +17,41 @@ export class Chat extends EventTarget {
     this.conversations = new Map();
     /** IM user id → SDK user object ({userId, userName, displayName, …}) */
     this.users = new Map();
+    /** SDK calls not settled yet */
+    this.pending = new Set();
+    this.stopped = false;
   }
 
   /** Stops listening (the Messenger is a singleton that outlives a login). */
   stop() {
+    this.stopped = true;
     for (const [name, fn] of this.handlers ?? []) this.messenger.off(name, fn);
     this.handlers = [];
+  }
+
+  /** Remembers an SDK call until it settles (see idle()). */
+  track(promise) {
+    if (promise && typeof promise.then === 'function') {
+      this.pending.add(promise);
+      const done = () => this.pending.delete(promise);
+      promise.then(done, done);
+    }
+    return promise;
+  }
+
+  /**
+   * Resolves once no SDK call of this chat is outstanding (or after `ms`). The SDK sends
+   * messaging requests from a queue, one per 220 ms; disconnecting while one is still queued makes
+   * the SDK throw ("Cannot read properties of null (reading 'send')") and the call never settles.
+   */
+  async idle(ms = 5_000) {
+    const deadline = Date.now() + ms;
+    while (this.pending.size > 0 && Date.now() < deadline) {
+      await Promise.race([
+        Promise.allSettled([...this.pending]),
+        new Promise((r) => setTimeout(r, deadline - Date.now())),
+      ]);
+    }
   }
 
   emit(what, uuid) {
@@ -45,12 +74,12 @@ export class Chat extends EventTarget {
     ];
     for (const [name, fn] of this.handlers) m.on(name, fn);
 
-    const self = await m.getUser(this.me);
+    const self = await this.track(m.getUser(this.me));
     this.myId = self.user.userId;
     this.users.set(this.myId, self.user);
     const uuids = self.user.conversationsList ?? [];
-    for (let i = 0; i < uuids.length; i += 30) {
-      const got = await m.getConversations(uuids.slice(i, i + 30));
+    for (let i = 0; i < uuids.length && !this.stopped; i += 30) {
+      const got = await this.track(m.getConversations(uuids.slice(i, i + 30)));
       for (const e of got) this.upsertConversation(e.conversation, { quiet: true });
     }
     await this.learnUsers();
@@ -63,8 +92,8 @@ export class Chat extends EventTarget {
     for (const { conv } of this.conversations.values()) {
       for (const p of conv.participants) if (!this.users.has(p.userId)) missing.add(p.userId);
     }
-    if (missing.size === 0) return;
-    const got = await this.messenger.getUsersById([...missing].slice(0, 50));
+    if (missing.size === 0 || this.stopped) return;
+    const got = await this.track(this.messenger.getUsersById([...missing].slice(0, 50)));
     for (const e of got) this.users.set(e.user.userId, e.user);
     this.emit('users');
   }
@@ -102,8 +131,8 @@ export class Chat extends EventTarget {
     if (!entry || entry.loaded) return;
     entry.loaded = true;
     const last = entry.conv.lastSeq;
-    if (typeof last === 'number' && last > 0) {
-      const history = await entry.conv.retransmitEventsTo(last, Math.min(last, HISTORY));
+    if (typeof last === 'number' && last > 0 && !this.stopped) {
+      const history = await this.track(entry.conv.retransmitEventsTo(last, Math.min(last, HISTORY)));
       for (const e of history.events) if (e.message) this.applyMessage(e, { quiet: true });
     }
     this.emit('messages', uuid);
@@ -172,38 +201,38 @@ export class Chat extends EventTarget {
     const theirs = this.messages(uuid).filter((m) => m.message.sender !== this.myId);
     const seq = theirs.length ? theirs[theirs.length - 1].seq : 0;
     const mine = entry.conv.participants.find((p) => p.userId === this.myId);
-    if (seq > 0 && (mine?.lastRead ?? 0) < seq) {
+    if (seq > 0 && (mine?.lastRead ?? 0) < seq && !this.stopped) {
       if (mine) mine.lastRead = seq;
-      await entry.conv.markAsRead(seq);
+      await this.track(entry.conv.markAsRead(seq));
     }
   }
 
   /** Creates a conversation with users given by name (user@app.acc); one other user and no title → direct. */
   async create(title, userNames) {
-    const found = userNames.length ? await this.messenger.getUsers(userNames) : [];
+    const found = userNames.length ? await this.track(this.messenger.getUsers(userNames)) : [];
     for (const e of found) this.users.set(e.user.userId, e.user);
     const participants = found.map((e) => ({ userId: e.user.userId, canWrite: true, canEdit: true, canRemove: true }));
     const direct = !title && participants.length === 1;
-    const created = await this.messenger.createConversation(participants, title, direct);
+    const created = await this.track(this.messenger.createConversation(participants, title, direct));
     this.upsertConversation(created.conversation);
     return created.conversation.uuid;
   }
 
   send(uuid, text) {
-    return this.conversations.get(uuid).conv.sendMessage(text);
+    return this.track(this.conversations.get(uuid).conv.sendMessage(text));
   }
 
   typing(uuid) {
-    return this.conversations.get(uuid)?.conv.typing();
+    return this.track(this.conversations.get(uuid)?.conv.typing());
   }
 
   edit(uuid, messageUuid, text) {
     const m = this.conversations.get(uuid).messages.get(messageUuid).message;
     m.text = text;
-    return m.update();
+    return this.track(m.update());
   }
 
   remove(uuid, messageUuid) {
-    return this.conversations.get(uuid).messages.get(messageUuid).message.remove();
+    return this.track(this.conversations.get(uuid).messages.get(messageUuid).message.remove());
   }
 }

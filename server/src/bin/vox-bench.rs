@@ -389,6 +389,9 @@ fn start_server(o: &Opts, durable: bool) -> Server {
         "--msg-rate-per-minute",
         "0",
     ])
+    // This generator shares its core with whatever else runs on the machine; a stall of 0.4 s
+    // would otherwise get a member closed for not ACKing (the default bound, 4096 frames).
+    .args(["--max-unacked-frames", "65536", "--session-queue", "65536"])
     .arg("--db")
     .arg(dir.join("bench.sqlite3"))
     .env("TOKIO_WORKER_THREADS", "1")
@@ -467,9 +470,16 @@ async fn connect_member(addr: SocketAddr, user: &str) -> Member {
     let url = format!(
         "ws://{addr}/platform?version=5&client_version=4.13.1-3005&video=false&ccheck=false&client_platform=chrome&im_version=2&acd_version=1&features=1"
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
-        .await
-        .expect("connect");
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
+        url.as_str(),
+        Some(
+            tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+                .read_buffer_size(8 * 1024),
+        ),
+        true,
+    )
+    .await
+    .expect("connect");
     let id: Value = serde_json::from_str(&next_text(&mut ws).await).unwrap();
     assert_eq!(id["type"], "id");
     ws.send(Message::Text(r#"{"type":"lastrx","seq":0}"#.into()))

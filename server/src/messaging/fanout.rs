@@ -41,7 +41,7 @@ pub struct SessionTx {
 
 #[derive(Default)]
 struct SessionQueue {
-    items: VecDeque<(Arc<str>, bool)>,
+    items: VecDeque<Queued>,
     /// Queued items that are events (not replies).
     events: usize,
     closed: bool,
@@ -97,6 +97,37 @@ impl SessionTx {
         }
         self.ready.notify_one();
         true
+    }
+
+    fn enqueue_many(&self, frames: Vec<Queued>) {
+        let mut overflow = 0u64;
+        {
+            let mut q = self.queue.lock().unwrap();
+            if q.closed {
+                return;
+            }
+            for (frame, reply) in frames {
+                if !reply {
+                    if q.events >= self.capacity {
+                        overflow += 1;
+                        continue;
+                    }
+                    q.events += 1;
+                }
+                q.items.push_back((frame, reply));
+            }
+        }
+        if overflow > 0 {
+            self.dropped.fetch_add(overflow, Ordering::Relaxed);
+            if !self.kicked.swap(true, Ordering::AcqRel) {
+                tracing::warn!(
+                    user = self.user_id,
+                    "session queue full: closing slow session"
+                );
+                self.kick.notify_one();
+            }
+        }
+        self.ready.notify_one();
     }
 
     /// Take the next queued payload, if any.
@@ -249,6 +280,13 @@ impl Hub {
 
     /// Deliver `items` in order. The initiator (if any) gets replies with its `request_uuid`.
     pub fn publish(&self, items: &[Publish], initiator: Option<&Initiator>) {
+        let mut batch = Batch::default();
+        self.collect(&mut batch, items, initiator);
+        batch.flush();
+    }
+
+    /// Add `items` to `batch` (see [`publish`](Self::publish)).
+    pub fn collect(&self, batch: &mut Batch, items: &[Publish], initiator: Option<&Initiator>) {
         for p in items {
             let mut plain: Option<Arc<str>> = None;
             let mut encode_plain = || -> Arc<str> {
@@ -264,8 +302,11 @@ impl Hub {
                     request_uuid: &i.request_uuid,
                     ..EnvelopeFields::default()
                 };
-                i.session
-                    .push_reply(encode_event(p.event, &p.payload, &fields).into());
+                batch.add(
+                    &i.session,
+                    encode_event(p.event, &p.payload, &fields).into(),
+                    true,
+                );
             }
             for &u in &p.users {
                 let shard = self.shard(u).read().unwrap();
@@ -276,9 +317,37 @@ impl Hub {
                     if me.is_some_and(|i| Arc::ptr_eq(&i.session, s)) {
                         continue;
                     }
-                    s.push(encode_plain());
+                    batch.add(s, encode_plain(), false);
                 }
             }
+        }
+    }
+}
+
+/// Frames collected for many sessions (e.g. one commit's worth of events), handed over with one
+/// lock and one wake-up per session instead of one per frame. Each session's frames keep the
+/// order they were added in.
+#[derive(Default)]
+pub struct Batch {
+    per: HashMap<usize, (Arc<SessionTx>, Vec<Queued>)>,
+}
+
+/// A queued frame and whether it is the session's own reply.
+type Queued = (Arc<str>, bool);
+
+impl Batch {
+    /// Queue `frame` for `s`; `reply` frames do not count against the session's bound.
+    pub fn add(&mut self, s: &Arc<SessionTx>, frame: Arc<str>, reply: bool) {
+        self.per
+            .entry(Arc::as_ptr(s) as usize)
+            .or_insert_with(|| (s.clone(), Vec::new()))
+            .1
+            .push((frame, reply));
+    }
+
+    pub fn flush(self) {
+        for (_, (s, frames)) in self.per {
+            s.enqueue_many(frames);
         }
     }
 }

@@ -181,7 +181,7 @@ impl Messenger {
                         let conv = conv_live(conn, &r.conversation)?;
                         match participant_row(conn, conv.id, c.user_id)? {
                             Some((_, true, _)) => {}
-                            _ => return Err(ErrorCode::AccessDenied.into()),
+                            _ => return Err(ErrorCode::NotParticipant.into()),
                         }
                         let users = active_ids(conn, conv.id)?;
                         let p = EventPayload::new(

@@ -35,7 +35,7 @@ use vox_protocol::messaging::{
     StatusMessage, User, UserId,
 };
 
-use super::fanout::{Hub, Initiator, Publish};
+use super::fanout::{Batch, Hub, Initiator, Publish};
 use super::limits::*;
 
 /// Why a request was refused: the protocol's code and, when the code's own description would be
@@ -137,8 +137,38 @@ fn open_conn(path: &PathBuf, durable: bool) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "OFF" })?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Keep the hot pages in memory (64 MiB) and read the file through mmap, so that a write
+    // does not re-read pages with read(2).
+    conn.pragma_update(None, "cache_size", -65536)?;
+    conn.pragma_update(None, "mmap_size", 256i64 << 20)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Checkpoints run on their own thread (see `checkpointer`), not inside the writer's commits.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// Copy the WAL back into the database file in the background (PASSIVE: never blocks the
+/// writer or the readers), so that commits never pay for it. Stops when the store is dropped.
+fn checkpointer(path: PathBuf, durable: bool, alive: std::sync::Weak<AtomicBool>) {
+    let conn = match open_conn(&path, durable) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "messaging checkpointer cannot open the database");
+            return;
+        }
+    };
+    while alive.upgrade().is_some() {
+        // PASSIVE copies what it can without waiting for anyone. Once a checkpoint has copied
+        // everything, the next write transaction starts the WAL over from its beginning, so the
+        // file stops growing (journal_size_limit trims it).
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "messaging checkpoint failed");
+        }
+        // A periodic background task, not a synchronisation: nothing waits for it.
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 impl MsgStore {
@@ -155,6 +185,11 @@ impl MsgStore {
         }
         let (tx, rx) = mpsc::channel(opts.queue.max(16));
         let poisoned = Arc::new(AtomicBool::new(false));
+        let (path, durable, alive) = (opts.path.clone(), opts.durable, Arc::downgrade(&poisoned));
+        std::thread::Builder::new()
+            .name("vox-msg-checkpoint".into())
+            .spawn(move || checkpointer(path, durable, alive))
+            .map_err(|e| format!("cannot start the messaging checkpointer: {e}"))?;
         let w = Writer {
             conn: writer,
             hub,
@@ -179,11 +214,11 @@ impl MsgStore {
     /// Queue a write job (waits only while the queue is full).
     pub async fn submit(&self, job: WriteJob) {
         if self.poisoned.load(Ordering::Acquire) {
-            finish_job(job, Err(ErrorCode::ServiceUnavailable.into()), None);
+            finish_job(job, Err(ErrorCode::ServiceUnavailable.into()));
             return;
         }
         if let Err(mpsc::error::SendError(job)) = self.jobs.send(job).await {
-            finish_job(job, Err(ErrorCode::ServiceUnavailable.into()), None);
+            finish_job(job, Err(ErrorCode::ServiceUnavailable.into()));
         }
     }
 
@@ -208,14 +243,13 @@ impl MsgStore {
 }
 
 /// Answer a job that will not run (or whose commit failed): `onError` to its initiator.
-fn finish_job(job: WriteJob, result: Res<()>, hub: Option<&Hub>) {
+fn finish_job(job: WriteJob, result: Res<()>) {
     if let (Err(r), Some(i), Some(c)) = (&result, &job.initiator, &job.caller)
         && let Some(action) = job_action(&job.op)
     {
         let frame = error_frame(&i.request_uuid, c.user_id, action, r);
         i.session.push_reply(frame.into());
     }
-    let _ = hub;
     if let Some(d) = job.done {
         let _ = d.send(result);
     }
@@ -281,7 +315,7 @@ impl Writer {
             }
             if self.poisoned.load(Ordering::Acquire) {
                 for job in batch.drain(..) {
-                    finish_job(job, Err(ErrorCode::ServiceUnavailable.into()), None);
+                    finish_job(job, Err(ErrorCode::ServiceUnavailable.into()));
                 }
                 continue;
             }
@@ -298,7 +332,15 @@ impl Writer {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             for job in batch.iter() {
                 let sp = tx.savepoint()?;
-                let r = execute(&sp, &mut self.members, job);
+                // A bug in a handler must not take the writer (and every later write) down:
+                // a panicking job is refused with 500 and rolled back like any refused job.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    execute(&sp, &mut self.members, job)
+                }))
+                .unwrap_or_else(|_| {
+                    tracing::error!("a messaging write panicked; refused with 500");
+                    Err(ErrorCode::Internal.into())
+                });
                 match r {
                     Ok(p) => {
                         sp.commit()?;
@@ -320,20 +362,35 @@ impl Writer {
             self.poisoned.store(true, Ordering::Release);
             self.members.clear();
             for job in batch.drain(..) {
-                finish_job(job, Err(ErrorCode::Internal.into()), None);
+                finish_job(job, Err(ErrorCode::Internal.into()));
             }
             return;
         }
+        // Hand the whole commit's events over at once (one wake-up per session), in commit
+        // order; then tell the waiting requests.
+        let mut out = Batch::default();
+        let mut done = Vec::with_capacity(batch.len());
         for (job, r) in batch.drain(..).zip(results) {
-            match r {
-                Ok(publishes) => {
-                    self.hub.publish(&publishes, job.initiator.as_ref());
-                    if let Some(d) = job.done {
-                        let _ = d.send(Ok(()));
+            match &r {
+                Ok(publishes) => self
+                    .hub
+                    .collect(&mut out, publishes, job.initiator.as_ref()),
+                Err(e) => {
+                    if let (Some(i), Some(c), Some(action)) =
+                        (&job.initiator, &job.caller, job_action(&job.op))
+                    {
+                        let frame = error_frame(&i.request_uuid, c.user_id, action, e);
+                        out.add(&i.session, frame.into(), true);
                     }
                 }
-                Err(e) => finish_job(job, Err(e), Some(&self.hub)),
             }
+            if let Some(d) = job.done {
+                done.push((d, r.map(drop)));
+            }
+        }
+        out.flush();
+        for (d, r) in done {
+            let _ = d.send(r);
         }
     }
 }
@@ -618,11 +675,12 @@ pub fn participant_row(
         .optional()?)
 }
 
-/// Flags of an active participant, else error 12 (no access).
+/// Flags of an active participant, else error 19 (a write by someone who is not a participant;
+/// reads without access answer 12 instead).
 fn active_flags(conn: &Connection, conv: i64, user: UserId) -> Res<u32> {
     match participant_row(conn, conv, user)? {
         Some((f, true, _)) => Ok(f),
-        _ => fail(ErrorCode::AccessDenied),
+        _ => fail(ErrorCode::NotParticipant),
     }
 }
 
@@ -863,7 +921,7 @@ fn create_conversation(
             )]);
         }
     }
-    let uuid = uuid::Uuid::new_v4().to_string();
+    let uuid = uuid::Uuid::now_v7().to_string();
     let conv_id: i64 = conn
         .prepare_cached(
             "INSERT INTO conversations (uuid, creator_id, account_id, root_account_id, title, direct, \
@@ -1262,7 +1320,7 @@ fn member_flags(m: &Members, user: UserId) -> Res<u32> {
     m.iter()
         .find(|(u, _)| *u == user)
         .map(|(_, f)| *f)
-        .ok_or_else(|| ErrorCode::AccessDenied.into())
+        .ok_or_else(|| ErrorCode::NotParticipant.into())
 }
 
 fn live_id(conn: &Connection, uuid: &str) -> Res<(i64, u64)> {
@@ -1319,7 +1377,7 @@ fn send_message(
         ));
     }
     let payload_json = check_message(&r.text, &r.payload)?;
-    let uuid = uuid::Uuid::new_v4().to_string();
+    let uuid = uuid::Uuid::now_v7().to_string();
     let (seq, payload) = seq_event(conn, conv, ts, EventName::SendMessage, |_| {
         Ok(EventPayload::new(
             c.user_id,

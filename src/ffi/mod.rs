@@ -50,3 +50,19 @@ pub extern "C" fn vox_version() -> *const c_char {
 pub extern "C" fn vox_abi_version() -> u32 {
     VOX_ABI_VERSION
 }
+
+/// Every item of the C ABI in one namespace (for Rust callers such as the tests and benches).
+#[doc(hidden)]
+pub mod all {
+    pub use super::client::*;
+    pub use super::completion::*;
+    pub use super::conversation::*;
+    pub use super::events::*;
+    pub use super::handles::vox_debug_live_handles;
+    pub use super::log::*;
+    pub use super::message::*;
+    pub use super::messenger::*;
+    pub use super::status::*;
+    pub use super::strings::*;
+    pub use super::{VOX_ABI_VERSION, vox_abi_version, vox_listener_id, vox_op_id, vox_version};
+}

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use ::vox_messenger::ffi::all::*;
-use std::ffi::{CStr, CString, c_char, c_void};
+use std::ffi::{CString, c_char, c_void};
 use std::ptr::{null, null_mut};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -281,7 +281,17 @@ pub fn config(server: &str) -> *mut vox_client_config {
 }
 
 pub fn new_client(server: &str) -> *mut vox_client {
+    new_client_spaced(server, 0)
+}
+
+/// A client whose messaging requests go out at most one per `spacing_ms`.
+pub fn new_client_spaced(server: &str, spacing_ms: u64) -> *mut vox_client {
     let cfg = config(server);
+    // SAFETY: a live config.
+    assert_eq!(
+        unsafe { vox_client_config_set_request_spacing(cfg, spacing_ms) },
+        VOX_OK
+    );
     let mut c = null_mut();
     // SAFETY: valid arguments.
     unsafe {
@@ -293,7 +303,15 @@ pub fn new_client(server: &str) -> *mut vox_client {
 
 /// A connected, logged-in client and its messenger.
 pub fn logged_in(server: &str, user: &str) -> (*mut vox_client, *mut vox_messenger) {
-    let c = new_client(server);
+    logged_in_spaced(server, user, 0)
+}
+
+pub fn logged_in_spaced(
+    server: &str,
+    user: &str,
+    spacing_ms: u64,
+) -> (*mut vox_client, *mut vox_messenger) {
+    let c = new_client_spaced(server, spacing_ms);
     // SAFETY: valid arguments throughout.
     unsafe {
         let d = call(|cm, op, e| vox_client_connect(c, cm, op, e));

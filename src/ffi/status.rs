@@ -277,3 +277,27 @@ pub unsafe extern "C" fn vox_error_free(error: *mut vox_error) -> i32 {
         handles::free(error.cast(), "error", |o| matches!(o, Obj::Error(_)))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_an_internal_error_with_details() {
+        let mut err: *mut vox_error = std::ptr::null_mut();
+        let st = guard(&mut err, || panic!("boom"));
+        assert_eq!(st, VOX_ERR_INTERNAL);
+        // SAFETY: a live error handle.
+        unsafe {
+            assert_eq!(vox_error_status(err), VOX_ERR_INTERNAL);
+            let m = vox_error_message(err);
+            let len = crate::ffi::strings::vox_string_len(m);
+            let s = std::str::from_utf8(std::slice::from_raw_parts(m.cast::<u8>(), len)).unwrap();
+            assert!(s.contains("boom"), "{s}");
+            crate::ffi::strings::vox_string_free(m);
+            assert_eq!(vox_error_free(err), VOX_OK);
+        }
+        // The library carries on.
+        assert_eq!(guard0(|| Ok(())), VOX_OK);
+    }
+}

@@ -11,7 +11,12 @@ use std::sync::Mutex;
 
 static RECORDS: Mutex<Vec<(i32, String, String)>> = Mutex::new(Vec::new());
 
-unsafe extern "C" fn sink(ud: *mut c_void, level: i32, target: *const c_char, message: *const c_char) {
+unsafe extern "C" fn sink(
+    ud: *mut c_void,
+    level: i32,
+    target: *const c_char,
+    message: *const c_char,
+) {
     assert_eq!(ud as usize, 0x5eed);
     // SAFETY: strings valid for the call.
     let (t, m) = unsafe {
@@ -27,8 +32,14 @@ unsafe extern "C" fn sink(ud: *mut c_void, level: i32, target: *const c_char, me
 fn records_reach_the_callback_at_the_chosen_level() {
     // SAFETY: a valid function and an opaque pointer.
     unsafe {
-        assert_eq!(vox_set_log_callback(9, Some(sink), 0x5eed as *mut c_void), VOX_ERR_OUT_OF_RANGE);
-        assert_eq!(vox_set_log_callback(VOX_LOG_DEBUG, Some(sink), 0x5eed as *mut c_void), VOX_OK);
+        assert_eq!(
+            vox_set_log_callback(9, Some(sink), 0x5eed as *mut c_void),
+            VOX_ERR_OUT_OF_RANGE
+        );
+        assert_eq!(
+            vox_set_log_callback(VOX_LOG_DEBUG, Some(sink), 0x5eed as *mut c_void),
+            VOX_OK
+        );
         // A connect that fails logs state changes and the failure.
         let c = new_client("ws://127.0.0.1:9");
         let d = call(|cm, op, e| vox_client_connect(c, cm, op, e));
@@ -36,18 +47,28 @@ fn records_reach_the_callback_at_the_chosen_level() {
         {
             let r = RECORDS.lock().unwrap();
             assert!(!r.is_empty(), "no record reached the callback");
-            assert!(r.iter().all(|(l, t, _)| (VOX_LOG_ERROR..=VOX_LOG_DEBUG).contains(l)
-                && (t.starts_with("vox_messenger") || t.starts_with("vox_protocol"))), "{r:?}");
+            assert!(
+                r.iter()
+                    .all(|(l, t, _)| (VOX_LOG_ERROR..=VOX_LOG_DEBUG).contains(l)
+                        && (t.starts_with("vox_messenger") || t.starts_with("vox_protocol"))),
+                "{r:?}"
+            );
             assert!(r.iter().any(|(_, _, m)| m.contains("state")), "{r:?}");
         }
         // Off: nothing more arrives.
-        assert_eq!(vox_set_log_callback(VOX_LOG_OFF, Some(sink), 0x5eed as *mut c_void), VOX_OK);
+        assert_eq!(
+            vox_set_log_callback(VOX_LOG_OFF, Some(sink), 0x5eed as *mut c_void),
+            VOX_OK
+        );
         let before = RECORDS.lock().unwrap().len();
         let d = call(|cm, op, e| vox_client_connect(c, cm, op, e));
         assert_eq!(d.status, VOX_ERR_CONNECTION_FAILED);
         assert_eq!(RECORDS.lock().unwrap().len(), before);
         // NULL callback: off as well.
-        assert_eq!(vox_set_log_callback(VOX_LOG_TRACE, None, std::ptr::null_mut()), VOX_OK);
+        assert_eq!(
+            vox_set_log_callback(VOX_LOG_TRACE, None, std::ptr::null_mut()),
+            VOX_OK
+        );
         let d = call(|cm, op, e| vox_client_connect(c, cm, op, e));
         assert_eq!(d.status, VOX_ERR_CONNECTION_FAILED);
         assert_eq!(RECORDS.lock().unwrap().len(), before);

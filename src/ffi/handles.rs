@@ -190,7 +190,10 @@ mod tests {
         let a = insert(err());
         assert!(get(a, "e").is_ok());
         free(a, "e", |_| true).unwrap();
-        assert_eq!(get(a, "e").err().map(|f| f.status).unwrap(), VOX_ERR_INVALID_HANDLE);
+        assert_eq!(
+            get(a, "e").err().map(|f| f.status).unwrap(),
+            VOX_ERR_INVALID_HANDLE
+        );
         assert_eq!(
             free(a, "e", |_| true).unwrap_err().status,
             VOX_ERR_INVALID_HANDLE
@@ -198,7 +201,10 @@ mod tests {
         // The slot is reused with a new generation: the old handle stays invalid.
         let b = insert(err());
         assert_ne!(a, b);
-        assert_eq!(get(a, "e").err().map(|f| f.status).unwrap(), VOX_ERR_INVALID_HANDLE);
+        assert_eq!(
+            get(a, "e").err().map(|f| f.status).unwrap(),
+            VOX_ERR_INVALID_HANDLE
+        );
         assert!(get(b, "e").is_ok());
         assert_eq!(
             free(b, "e", |o| matches!(o, Obj::User(_)))

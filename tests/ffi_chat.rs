@@ -1023,3 +1023,51 @@ fn frees_from_other_threads_race_safely() {
         vox_client_free(c);
     }
 }
+
+#[test]
+fn wss_with_a_custom_ca_or_a_pinned_certificate() {
+    let srv = start_server();
+    let pem = cs(&srv.cert_pem);
+    // SAFETY: valid arguments throughout.
+    unsafe {
+        for pinned in [false, true] {
+            let cfg = config(&srv.wss);
+            if pinned {
+                assert_eq!(
+                    vox_client_config_set_pinned_certificate(
+                        cfg,
+                        srv.cert_pem.as_ptr(),
+                        srv.cert_pem.len()
+                    ),
+                    VOX_OK
+                );
+            } else {
+                assert_eq!(vox_client_config_set_custom_ca(cfg, pem.as_ptr()), VOX_OK);
+            }
+            let mut c = null_mut();
+            assert_eq!(vox_client_new(cfg, &mut c, null_mut()), VOX_OK);
+            vox_client_config_free(cfg);
+            let d = call(|cm, op, e| vox_client_connect(c, cm, op, e));
+            assert_eq!(d.status, VOX_OK, "pinned={pinned}: {}", d.message);
+            let d = call(|cm, op, e| {
+                vox_client_login(
+                    c,
+                    cs(USER1).as_ptr(),
+                    cs("secret").as_ptr(),
+                    0,
+                    null(),
+                    cm,
+                    op,
+                    e,
+                )
+            });
+            vox_event_free(d.ok());
+            vox_client_free(c);
+        }
+        // The default root store refuses the self-signed certificate.
+        let c = new_client(&srv.wss);
+        let d = call(|cm, op, e| vox_client_connect(c, cm, op, e));
+        assert_eq!(d.status, VOX_ERR_CONNECTION_FAILED, "{}", d.message);
+        vox_client_free(c);
+    }
+}

@@ -333,6 +333,9 @@ pub fn logged_in_spaced(
 /// The real server on its own runtime (the tests' code blocks on channels).
 pub struct Server {
     pub ws: String,
+    /// `wss://` address of the TLS listener, and its self-signed certificate (PEM).
+    pub wss: String,
+    pub cert_pem: String,
     _srv: vox_messenger_server::server::RunningServer,
     _dir: tempfile::TempDir,
     _rt: tokio::runtime::Runtime,
@@ -361,6 +364,8 @@ pub fn start_server() -> Server {
         .expect("server starts");
     Server {
         ws: format!("ws://{}", srv.plain_addr.expect("plain listener")),
+        wss: format!("wss://{}", srv.addr),
+        cert_pem: std::fs::read_to_string(srv.generated_cert.as_ref().expect("dev cert")).unwrap(),
         _srv: srv,
         _dir: dir,
         _rt: rt,

@@ -27,7 +27,17 @@
  *    never while the library holds a lock. Listeners run on the same thread, in server order.
  *    Any vox_ function may be called from a callback; do not block a callback waiting for
  *    another completion.
- *  - Out-parameters come after inputs; a NULL required pointer gives VOX_ERR_NULL_ARGUMENT.
+ *  - Asynchronous functions end with `vox_completion completion, vox_op_id *out_op,
+ *    vox_error **out_error` (out_op and out_error may be NULL). Their result, when there is one,
+ *    is a vox_event (see VOX_EVENT_*): read it with the vox_event_* accessors.
+ *  - Out-parameters come after inputs; a NULL required pointer gives VOX_ERR_NULL_ARGUMENT;
+ *    on any error nothing is written to out-parameters (except *out_error).
+ *  - Exceptions to "returns a status": vox_version, vox_abi_version, vox_error_status,
+ *    vox_error_code, vox_error_message (they return the value; 0/NULL for a bad handle),
+ *    vox_string_free, vox_string_len, vox_debug_live_handles.
+ *  - Typical start: vox_client_config_new -> vox_client_new -> vox_client_connect ->
+ *    vox_client_login -> vox_client_messenger -> vox_messenger_on(...) ->
+ *    vox_messenger_create_conversation / vox_conversation_send_message ... -> vox_client_free.
  */
 
 #ifndef VOX_MESSENGER_H
@@ -1045,8 +1055,16 @@ int32_t vox_json_validate(const char *json, int32_t kind, vox_error **out_error)
 
 #endif  /* VOX_MESSENGER_H */
 
+/* Layout checks of the structs passed by value or by pointer. */
 #if defined(__cplusplus) && __cplusplus >= 201103L
-static_assert(sizeof(vox_op_id) == 8, "vox_op_id is 64-bit");
+#define VOX_STATIC_ASSERT(c, m) static_assert(c, m)
 #elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
-_Static_assert(sizeof(vox_op_id) == 8, "vox_op_id is 64-bit");
+#define VOX_STATIC_ASSERT(c, m) _Static_assert(c, m)
+#endif
+#ifdef VOX_STATIC_ASSERT
+VOX_STATIC_ASSERT(sizeof(vox_op_id) == 8, "vox_op_id is 64-bit");
+VOX_STATIC_ASSERT(sizeof(vox_completion) == 3 * sizeof(void *), "vox_completion layout");
+VOX_STATIC_ASSERT(sizeof(vox_listener) == 3 * sizeof(void *), "vox_listener layout");
+VOX_STATIC_ASSERT(sizeof(vox_participant) == 24, "vox_participant layout");
+#undef VOX_STATIC_ASSERT
 #endif

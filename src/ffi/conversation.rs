@@ -508,3 +508,6 @@ pub unsafe extern "C" fn vox_conversation_free(c: *mut vox_conversation) -> i32 
         })
     })
 }
+
+// The header checks the same layout with a static assertion.
+const _: () = assert!(std::mem::size_of::<vox_participant>() == 24);

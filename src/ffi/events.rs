@@ -646,3 +646,114 @@ pub unsafe extern "C" fn vox_user_free(u: *mut vox_user) -> i32 {
         handles::free(u.cast(), "user", |o| matches!(o, Obj::User(_)))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! Accessors on values the server tests cannot easily provoke (an unsolicited error event,
+    //! a login without tokens, user lists).
+    use super::*;
+    use crate::ErrorEvent;
+    use crate::ffi::status::VOX_OK;
+    use crate::ffi::strings::{vox_string_free, vox_string_len};
+
+    fn take(p: *mut c_char) -> String {
+        // SAFETY: a library string.
+        unsafe {
+            let s = std::str::from_utf8(std::slice::from_raw_parts(
+                p.cast::<u8>(),
+                vox_string_len(p),
+            ))
+            .unwrap()
+            .to_owned();
+            vox_string_free(p);
+            s
+        }
+    }
+
+    #[test]
+    fn error_event_login_result_and_user_lists() {
+        let err = handles::insert(Obj::Event(Value::Event(MessengerEvent::Error(
+            ErrorEvent {
+                action: Some(crate::Action::SendMessage),
+                code: 8,
+                description: "conversation does not exist".into(),
+                timestamp: Some(1_700_000_000),
+            },
+        ))))
+        .cast::<vox_event>();
+        let login = handles::insert(Obj::Event(Value::Login(AuthResult {
+            display_name: "D".into(),
+            tokens: None,
+        })))
+        .cast::<vox_event>();
+        let user = handles::insert(Obj::User(User {
+            name: "u@a.b".into(),
+            conversation_list: vec!["c1".into(), "c2".into()],
+            leave_conversation_list: vec!["c0".into()],
+            ..Default::default()
+        }))
+        .cast::<vox_user>();
+        // SAFETY: live handles and valid out-pointers.
+        unsafe {
+            let (mut t, mut code, mut ts) = (0u32, 0u32, 0i64);
+            assert_eq!(vox_event_type(err, &mut t), VOX_OK);
+            assert_eq!(t, VOX_EVENT_ERROR);
+            assert_eq!(vox_event_error_code(err, &mut code), VOX_OK);
+            assert_eq!(code, 8);
+            let mut s = std::ptr::null_mut();
+            assert_eq!(vox_event_error_description(err, &mut s), VOX_OK);
+            assert_eq!(take(s), "conversation does not exist");
+            assert_eq!(vox_event_action(err, &mut s), VOX_OK);
+            assert_eq!(take(s), "sendMessage");
+            assert_eq!(vox_event_timestamp(err, &mut ts), VOX_OK);
+            assert_eq!(ts, 1_700_000_000);
+            assert_eq!(vox_event_initiator(err, &mut 0), VOX_ERR_NO_VALUE);
+            assert_eq!(vox_event_display_name(err, &mut s), VOX_ERR_NO_VALUE);
+
+            assert_eq!(vox_event_type(login, &mut t), VOX_OK);
+            assert_eq!(t, VOX_EVENT_LOGIN);
+            assert_eq!(vox_event_display_name(login, &mut s), VOX_OK);
+            assert_eq!(take(s), "D");
+            assert_eq!(vox_event_access_token(login, &mut s), VOX_ERR_NO_VALUE);
+            assert_eq!(
+                vox_event_token_expiry(login, &mut 0, &mut 0),
+                VOX_ERR_NO_VALUE
+            );
+            assert_eq!(vox_event_error_code(login, &mut code), VOX_ERR_NO_VALUE);
+            assert_eq!(vox_event_sequence(login, &mut 0), VOX_ERR_NO_VALUE);
+
+            let mut n = 0usize;
+            assert_eq!(
+                vox_user_list_count(user, VOX_USER_CONVERSATIONS, &mut n),
+                VOX_OK
+            );
+            assert_eq!(n, 2);
+            assert_eq!(
+                vox_user_list_at(user, VOX_USER_CONVERSATIONS, 1, &mut s),
+                VOX_OK
+            );
+            assert_eq!(take(s), "c2");
+            assert_eq!(
+                vox_user_list_count(user, VOX_USER_LEFT_CONVERSATIONS, &mut n),
+                VOX_OK
+            );
+            assert_eq!(n, 1);
+            assert_eq!(
+                vox_user_list_count(user, VOX_USER_NOTIFICATIONS, &mut n),
+                VOX_OK
+            );
+            assert_eq!(n, 0);
+            assert_eq!(
+                vox_user_list_at(user, VOX_USER_NOTIFICATIONS, 0, &mut s),
+                VOX_ERR_OUT_OF_RANGE
+            );
+            assert_eq!(vox_user_list_count(user, 3, &mut n), VOX_ERR_OUT_OF_RANGE);
+            assert_eq!(vox_user_custom_data(user, &mut s), VOX_OK);
+            assert_eq!(take(s), "{}");
+
+            assert_eq!(vox_event_free(err), VOX_OK);
+            assert_eq!(vox_event_free(login), VOX_OK);
+            assert_eq!(vox_user_free(user), VOX_OK);
+        }
+    }
+}

@@ -18,6 +18,12 @@ LIBDIR=$TARGET/debug
 OUT=$TARGET/c-tests
 mkdir -p "$OUT"
 
+# The header also compiles as C++ (extern "C", static_assert), when a C++ compiler is there.
+if command -v g++ >/dev/null; then
+  printf '#include "vox_messenger.h"\nint main() { return vox_abi_version() == VOX_ABI_VERSION ? 0 : 1; }\n' |
+    g++ -std=c++11 -Wall -Wextra -Werror -pedantic -I"$ROOT/include" -x c++ -fsyntax-only -
+fi
+
 CFLAGS=(-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -pedantic -g -I"$ROOT/include")
 LINK=(-L"$LIBDIR" -lvox_messenger -Wl,-rpath,"$LIBDIR" -lpthread -ldl -lm)
 RUN=()

@@ -1395,3 +1395,35 @@ fn config_setters() {
         assert_eq!(vox_client_config_free(cfg), VOX_ERR_INVALID_HANDLE);
     }
 }
+
+#[test]
+fn freeing_a_client_during_connect_completes_the_connect() {
+    // A server that accepts TCP but never answers the WebSocket handshake.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}", silent.local_addr().unwrap());
+    // SAFETY: valid handles.
+    unsafe {
+        let cfg = config(&url);
+        assert_eq!(vox_client_config_set_timeouts(cfg, 0, 8000), VOX_OK);
+        let mut c = null_mut();
+        assert_eq!(vox_client_new(cfg, &mut c, null_mut()), VOX_OK);
+        vox_client_config_free(cfg);
+        let (cm, op) = completion();
+        assert_eq!(vox_client_connect(c, cm, null_mut(), null_mut()), VOX_OK);
+        let t = std::time::Instant::now();
+        assert_eq!(vox_client_free(c), VOX_OK);
+        let d = op.wait();
+        assert_ne!(d.status, VOX_OK);
+        println!(
+            "connect completed with {} after {:?}: {}",
+            d.status,
+            t.elapsed(),
+            d.message
+        );
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(7),
+            "the free did not end the connect"
+        );
+    }
+    drop(silent);
+}

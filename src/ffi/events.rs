@@ -751,6 +751,49 @@ mod tests {
             assert_eq!(vox_user_custom_data(user, &mut s), VOX_OK);
             assert_eq!(take(s), "{}");
 
+            // NULL out-pointers with a live event and a live user.
+            use crate::ffi::status::VOX_ERR_NULL_ARGUMENT as NULL_ARG;
+            use std::ptr::null_mut as nul;
+            for st in [
+                vox_event_type(err, nul()),
+                vox_event_action(err, nul()),
+                vox_event_initiator(err, nul()),
+                vox_event_sequence(err, nul()),
+                vox_event_timestamp(err, nul()),
+                vox_event_user(err, nul()),
+                vox_event_conversation(err, nul()),
+                vox_event_message(err, nul()),
+                vox_event_conversation_uuid(err, nul()),
+                vox_event_is_online(err, nul()),
+                vox_event_user_id_count(err, nul()),
+                vox_event_user_id_at(err, 0, nul()),
+                vox_event_conversation_list_count(err, nul()),
+                vox_event_conversation_list_at(err, 0, nul()),
+                vox_event_item_count(err, nul()),
+                vox_event_item_at(err, 0, nul()),
+                vox_event_retransmit_range(err, nul(), &mut 0),
+                vox_event_retransmit_range(err, &mut 0, nul()),
+                vox_event_error_code(err, nul()),
+                vox_event_error_description(err, nul()),
+                vox_event_display_name(login, nul()),
+                vox_event_one_time_key(login, nul()),
+                vox_event_access_token(login, nul()),
+                vox_event_refresh_token(login, nul()),
+                vox_event_token_expiry(login, nul(), &mut 0),
+                vox_event_token_expiry(login, &mut 0, nul()),
+                vox_event_clone(err, nul()),
+                vox_user_name(user, nul()),
+                vox_user_im_id(user, nul()),
+                vox_user_display_name(user, nul()),
+                vox_user_custom_data(user, nul()),
+                vox_user_private_custom_data(user, nul()),
+                vox_user_is_deleted(user, nul()),
+                vox_user_list_count(user, 0, nul()),
+                vox_user_list_at(user, 0, 0, nul()),
+            ] {
+                assert_eq!(st, NULL_ARG);
+            }
+
             assert_eq!(vox_event_free(err), VOX_OK);
             assert_eq!(vox_event_free(login), VOX_OK);
             assert_eq!(vox_user_free(user), VOX_OK);

@@ -61,6 +61,7 @@
 
 mod client;
 mod error;
+pub mod ffi;
 mod messenger;
 pub mod runtime;
 pub mod transport;

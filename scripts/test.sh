@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: Rust unit and integration tests (real sockets, real SQLite files), then the
-# official Web SDK conformance test in headless Chromium against the real server binary.
+# Runs every test: Rust unit and integration tests (real sockets, real SQLite files), the C test
+# program under valgrind, then the official Web SDK conformance test in headless Chromium against
+# the real server binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,9 @@ cargo build --workspace --all-targets --locked
 
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== C test program against the real server, under valgrind"
+./tests/c/run.sh
 
 echo "== Web SDK conformance (headless Chromium)"
 VOX_SERVER_BIN="$PWD/target/debug/vox-messenger-server" npm --prefix conformance test

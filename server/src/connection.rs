@@ -322,7 +322,9 @@ impl Connection {
                     if let Err(why) = self.flush().await {
                         self.detach(Some(why)).await;
                     }
-                    self.on_payload(&payload).await;
+                    // Boxed: the request handling futures are large, and an idle connection
+                    // should not carry their space in its task.
+                    Box::pin(self.on_payload(&payload)).await;
                 }
                 SessionEvent::PeerClosed => {
                     tracing::debug!(conn = %self.id, "client closed the connection");

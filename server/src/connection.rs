@@ -181,7 +181,15 @@ impl Connection {
         self.session.transport_up(Instant::now().into_std());
     }
 
-    async fn detach(&mut self, why: Option<Drop>) {
+    /// Boxed: rare, and its close-frame future would otherwise enlarge every connection's task.
+    fn detach(
+        &mut self,
+        why: Option<Drop>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(self.detach_inner(why))
+    }
+
+    async fn detach_inner(&mut self, why: Option<Drop>) {
         if let Some(mut socket) = self.socket.take() {
             if let Some(d) = &why {
                 tracing::info!(conn = %self.id, code = d.code, reason = %d.reason, "closing transport");

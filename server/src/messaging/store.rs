@@ -757,6 +757,12 @@ fn has(flags: u32, bit: Permissions) -> bool {
     flags & bit.0 != 0
 }
 
+/// Ownership as the Web SDK reads it (the SDK is the reference): 65535, or the owner bit with
+/// at least one more bit (`32768 < flags < 65535`). The owner bit alone is not an owner.
+fn owner(flags: u32) -> bool {
+    Permissions(flags).is_owner()
+}
+
 fn next_seq(conn: &Connection, conv: i64, ts: i64) -> Res<u64> {
     let mut st = conn.prepare_cached(
         "UPDATE conversations SET last_seq = last_seq + 1, last_update = ?2 WHERE id = ?1 RETURNING last_seq",
@@ -994,7 +1000,7 @@ fn edit_conversation(
 ) -> Res<Vec<Publish>> {
     let conv = conv_live(conn, &r.uuid)?;
     let flags = active_flags(conn, conv.id, c.user_id)?;
-    if !has(flags, Permissions::OWNER) {
+    if !owner(flags) {
         return Err(Reject::new(
             ErrorCode::AccessDenied,
             "Only an owner can edit the conversation.",
@@ -1103,7 +1109,7 @@ fn leave_conversation(conn: &Connection, c: &Caller, uuid: &str, ts: i64) -> Res
 /// The caller may manage participants (manage bit or owner).
 fn manager_flags(conn: &Connection, conv: &ConvRow, c: &Caller) -> Res<u32> {
     let flags = active_flags(conn, conv.id, c.user_id)?;
-    if !has(flags, Permissions::MANAGE_PARTICIPANTS) && !has(flags, Permissions::OWNER) {
+    if !has(flags, Permissions::MANAGE_PARTICIPANTS) && !owner(flags) {
         return Err(Reject::new(
             ErrorCode::AccessDenied,
             "Managing participants needs the can_manage_participants permission.",
@@ -1151,7 +1157,7 @@ fn add_participants(
                 format!("User is already in the participants list: {}.", p.user_id),
             ));
         }
-        if has(p.flags.0, Permissions::OWNER) && !has(mine, Permissions::OWNER) {
+        if owner(p.flags.0) && !owner(mine) {
             return Err(owner_needed());
         }
     }
@@ -1216,9 +1222,7 @@ fn edit_participants(
                 format!("User is not in the participants list: {}.", p.user_id),
             ));
         };
-        if (has(old, Permissions::OWNER) || has(p.flags.0, Permissions::OWNER))
-            && !has(mine, Permissions::OWNER)
-        {
+        if (owner(old) || owner(p.flags.0)) && !owner(mine) {
             return Err(owner_needed());
         }
     }
@@ -1270,7 +1274,7 @@ fn remove_participants(
                 format!("User is not in the participants list: {id}."),
             ));
         };
-        if has(old, Permissions::OWNER) && !has(mine, Permissions::OWNER) {
+        if owner(old) && !owner(mine) {
             return Err(owner_needed());
         }
     }

@@ -39,14 +39,14 @@ pub struct Attach {
 /// Live logical connections by connection id, for resume.
 #[derive(Default)]
 pub struct Registry {
-    inner: Mutex<HashMap<String, mpsc::Sender<Attach>>>,
+    inner: Mutex<HashMap<String, mpsc::Sender<Box<Attach>>>>,
 }
 
 impl Registry {
-    fn insert(&self, id: String, tx: mpsc::Sender<Attach>) {
+    fn insert(&self, id: String, tx: mpsc::Sender<Box<Attach>>) {
         self.inner.lock().unwrap().insert(id, tx);
     }
-    fn get(&self, id: &str) -> Option<mpsc::Sender<Attach>> {
+    fn get(&self, id: &str) -> Option<mpsc::Sender<Box<Attach>>> {
         self.inner.lock().unwrap().get(id).cloned()
     }
     fn remove(&self, id: &str) {
@@ -76,7 +76,8 @@ pub async fn accept(
     if let Some(id) = query.get("id") {
         match shared.connections.get(id) {
             Some(tx) => {
-                if let Err(mpsc::error::SendError(attach)) = tx.send(Attach { socket, peer }).await
+                if let Err(mpsc::error::SendError(attach)) =
+                    tx.send(Box::new(Attach { socket, peer })).await
                 {
                     refuse(attach.socket).await;
                 }
@@ -114,7 +115,9 @@ struct Connection {
     session: Session,
     socket: Option<WebSocket>,
     peer: SocketAddr,
-    attach_rx: mpsc::Receiver<Attach>,
+    /// Boxed: a channel allocates its slots in blocks of 32, and a `WebSocket` is large; by value
+    /// this cost ~12 KB per connection.
+    attach_rx: mpsc::Receiver<Box<Attach>>,
     /// When the current transport went away (for the resume window).
     detached_at: Option<Instant>,
     user: Option<User>,
@@ -141,7 +144,7 @@ struct Drop {
 }
 
 impl Connection {
-    fn new(shared: Arc<Shared>, id: String, attach_rx: mpsc::Receiver<Attach>) -> Self {
+    fn new(shared: Arc<Shared>, id: String, attach_rx: mpsc::Receiver<Box<Attach>>) -> Self {
         let mut config = SessionConfig::server();
         config.max_unacked_frames = shared.config.max_unacked_frames;
         // Room for that many frames of a typical size (the byte bound still applies).
@@ -178,7 +181,15 @@ impl Connection {
         self.session.transport_up(Instant::now().into_std());
     }
 
-    async fn detach(&mut self, why: Option<Drop>) {
+    /// Boxed: rare, and its close-frame future would otherwise enlarge every connection's task.
+    fn detach(
+        &mut self,
+        why: Option<Drop>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(self.detach_inner(why))
+    }
+
+    async fn detach_inner(&mut self, why: Option<Drop>) {
         if let Some(mut socket) = self.socket.take() {
             if let Some(d) = &why {
                 tracing::info!(conn = %self.id, code = d.code, reason = %d.reason, "closing transport");
@@ -248,7 +259,7 @@ impl Connection {
             tokio::select! {
                 incoming = recv(&mut self.socket) => self.on_socket(incoming).await,
                 attach = self.attach_rx.recv() => match attach {
-                    Some(a) => self.attach(a),
+                    Some(a) => self.attach(*a),
                     None => return,
                 },
                 _ = sleep_until(timer) => self.session.handle_timeout(Instant::now().into_std()),
@@ -322,7 +333,9 @@ impl Connection {
                     if let Err(why) = self.flush().await {
                         self.detach(Some(why)).await;
                     }
-                    self.on_payload(&payload).await;
+                    // Boxed: the request handling futures are large, and an idle connection
+                    // should not carry their space in its task.
+                    Box::pin(self.on_payload(&payload)).await;
                 }
                 SessionEvent::PeerClosed => {
                     tracing::debug!(conn = %self.id, "client closed the connection");

@@ -35,7 +35,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
 }
 
 const WRITE_BUFFER: usize = 64 * 1024;
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 
 async fn platform(
     ws: WebSocketUpgrade,
@@ -49,9 +49,10 @@ async fn platform(
         // Bound what a slow reader can make us buffer; beyond it a write fails and the transport
         // is dropped (the session stays resumable).
         .write_buffer_size(WRITE_BUFFER)
-        // tungstenite zero-fills up to this much buffer before every read(2); the default
-        // (128 KiB) made memset the largest cost of a busy connection (clients send small
-        // frames: requests and ACKs). Larger messages still grow the buffer as needed.
+        // tungstenite keeps this much read buffer per connection and zero-fills it before every
+        // read(2); its default (128 KiB) made memset the largest cost of a busy connection
+        // (clients send small frames: requests and ACKs) and a large part of an idle one.
+        // Larger messages still grow the buffer as needed.
         .read_buffer_size(READ_BUFFER)
         // tungstenite requires max > write buffer; it must also hold one whole frame.
         .max_write_buffer_size((4 * max).max(2 * WRITE_BUFFER) + max)

@@ -358,6 +358,22 @@ async fn participant_permissions_are_enforced() {
         12,
     )
     .await;
+    // The owner bit alone (32768) is not ownership, as the Web SDK reads flags: c may not edit
+    // the conversation.
+    a.call_ok(
+        "editParticipants",
+        json!({"uuid": cu, "participants": [{"user_id": U3, "flags": 32768}]}),
+        "onEditConversation",
+    )
+    .await;
+    b.expect("onEditConversation").await;
+    c.expect("onEditConversation").await;
+    c.call_err(
+        "editConversation",
+        json!({"uuid": cu, "title": "mine", "enable_public_join": false, "custom_data": {}}),
+        12,
+    )
+    .await;
     // Read-only c (flags 0) cannot write.
     b.call_ok(
         "editParticipants",

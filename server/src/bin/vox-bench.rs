@@ -352,6 +352,16 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // Graceful first (SIGTERM), so that tools wrapping the server can write their output.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -7,8 +7,9 @@
 //! runs them in **one** transaction, each inside its own savepoint: a job validates, authorises
 //! and writes against the transaction's current state; a rejected job rolls its savepoint back,
 //! so it leaves no trace and takes no `seq`. Then the transaction commits (one fsync for the
-//! whole batch with `synchronous=FULL`), and only **after** the commit are the jobs' events
-//! handed to [`Hub::publish`], in commit order. A conversation's events therefore reach every
+//! whole batch with `synchronous=FULL`), and only **after** the commit is the batch handed to
+//! the publisher thread, which gives the jobs' events to the sessions in commit order (while the
+//! writer already works on the next batch). A conversation's events therefore reach every
 //! session in `seq` order, and nothing is announced that a crash could still lose.
 //!
 //! If a commit fails the store is **poisoned**: the batch's requests get error 500, later write
@@ -190,9 +191,18 @@ impl MsgStore {
             .name("vox-msg-checkpoint".into())
             .spawn(move || checkpointer(path, durable, alive))
             .map_err(|e| format!("cannot start the messaging checkpointer: {e}"))?;
+        let (ptx, prx) = std::sync::mpsc::channel::<Committed>();
+        std::thread::Builder::new()
+            .name("vox-msg-publish".into())
+            .spawn(move || {
+                for batch in prx {
+                    publish_committed(&hub, batch);
+                }
+            })
+            .map_err(|e| format!("cannot start the messaging publisher: {e}"))?;
         let w = Writer {
             conn: writer,
-            hub,
+            publisher: ptx,
             members: HashMap::new(),
             poisoned: poisoned.clone(),
             max_batch: opts.max_batch.max(1),
@@ -293,7 +303,9 @@ type Members = Arc<Vec<(UserId, u32)>>;
 
 struct Writer {
     conn: Connection,
-    hub: Arc<Hub>,
+    /// Committed batches go to the publisher thread, in commit order, so that publishing one
+    /// batch overlaps the next batch's work and fsync.
+    publisher: std::sync::mpsc::Sender<Committed>,
     /// Active members by conversation id, for the message hot path. Loaded inside the current
     /// transaction by message jobs only, and dropped by every job that may change membership
     /// (before it changes anything), so it never holds state a rolled-back savepoint wrote.
@@ -357,41 +369,54 @@ impl Writer {
             }
             tx.commit()
         })();
-        if let Err(e) = outcome {
-            tracing::error!(error = %e, "messaging commit failed; refusing further writes until restart");
-            self.poisoned.store(true, Ordering::Release);
-            self.members.clear();
-            for job in batch.drain(..) {
+        let results = match outcome {
+            Ok(()) => results,
+            Err(e) => {
+                tracing::error!(error = %e, "messaging commit failed; refusing further writes until restart");
+                self.poisoned.store(true, Ordering::Release);
+                self.members.clear();
+                batch
+                    .iter()
+                    .map(|_| Err(ErrorCode::Internal.into()))
+                    .collect()
+            }
+        };
+        let committed: Committed = batch.drain(..).zip(results).collect();
+        if let Err(std::sync::mpsc::SendError(lost)) = self.publisher.send(committed) {
+            for (job, _) in lost {
                 finish_job(job, Err(ErrorCode::Internal.into()));
             }
-            return;
         }
-        // Hand the whole commit's events over at once (one wake-up per session), in commit
-        // order; then tell the waiting requests.
-        let mut out = Batch::default();
-        let mut done = Vec::with_capacity(batch.len());
-        for (job, r) in batch.drain(..).zip(results) {
-            match &r {
-                Ok(publishes) => self
-                    .hub
-                    .collect(&mut out, publishes, job.initiator.as_ref()),
-                Err(e) => {
-                    if let (Some(i), Some(c), Some(action)) =
-                        (&job.initiator, &job.caller, job_action(&job.op))
-                    {
-                        let frame = error_frame(&i.request_uuid, c.user_id, action, e);
-                        out.add(&i.session, frame.into(), true);
-                    }
+    }
+}
+
+/// A committed batch: each job with its outcome, in commit order.
+type Committed = Vec<(WriteJob, Res<Vec<Publish>>)>;
+
+/// Hand a whole commit's events over at once (one wake-up per session), in commit order; then
+/// tell the waiting requests.
+fn publish_committed(hub: &Hub, batch: Committed) {
+    let mut out = Batch::default();
+    let mut done = Vec::with_capacity(batch.len());
+    for (job, r) in batch {
+        match &r {
+            Ok(publishes) => hub.collect(&mut out, publishes, job.initiator.as_ref()),
+            Err(e) => {
+                if let (Some(i), Some(c), Some(action)) =
+                    (&job.initiator, &job.caller, job_action(&job.op))
+                {
+                    let frame = error_frame(&i.request_uuid, c.user_id, action, e);
+                    out.add(&i.session, frame.into(), true);
                 }
             }
-            if let Some(d) = job.done {
-                done.push((d, r.map(drop)));
-            }
         }
-        out.flush();
-        for (d, r) in done {
-            let _ = d.send(r);
+        if let Some(d) = job.done {
+            done.push((d, r.map(drop)));
         }
+    }
+    out.flush();
+    for (d, r) in done {
+        let _ = d.send(r);
     }
 }
 
@@ -732,6 +757,12 @@ fn has(flags: u32, bit: Permissions) -> bool {
     flags & bit.0 != 0
 }
 
+/// Ownership as the Web SDK reads it (the SDK is the reference): 65535, or the owner bit with
+/// at least one more bit (`32768 < flags < 65535`). The owner bit alone is not an owner.
+fn owner(flags: u32) -> bool {
+    Permissions(flags).is_owner()
+}
+
 fn next_seq(conn: &Connection, conv: i64, ts: i64) -> Res<u64> {
     let mut st = conn.prepare_cached(
         "UPDATE conversations SET last_seq = last_seq + 1, last_update = ?2 WHERE id = ?1 RETURNING last_seq",
@@ -969,7 +1000,7 @@ fn edit_conversation(
 ) -> Res<Vec<Publish>> {
     let conv = conv_live(conn, &r.uuid)?;
     let flags = active_flags(conn, conv.id, c.user_id)?;
-    if !has(flags, Permissions::OWNER) {
+    if !owner(flags) {
         return Err(Reject::new(
             ErrorCode::AccessDenied,
             "Only an owner can edit the conversation.",
@@ -1078,7 +1109,7 @@ fn leave_conversation(conn: &Connection, c: &Caller, uuid: &str, ts: i64) -> Res
 /// The caller may manage participants (manage bit or owner).
 fn manager_flags(conn: &Connection, conv: &ConvRow, c: &Caller) -> Res<u32> {
     let flags = active_flags(conn, conv.id, c.user_id)?;
-    if !has(flags, Permissions::MANAGE_PARTICIPANTS) && !has(flags, Permissions::OWNER) {
+    if !has(flags, Permissions::MANAGE_PARTICIPANTS) && !owner(flags) {
         return Err(Reject::new(
             ErrorCode::AccessDenied,
             "Managing participants needs the can_manage_participants permission.",
@@ -1126,7 +1157,7 @@ fn add_participants(
                 format!("User is already in the participants list: {}.", p.user_id),
             ));
         }
-        if has(p.flags.0, Permissions::OWNER) && !has(mine, Permissions::OWNER) {
+        if owner(p.flags.0) && !owner(mine) {
             return Err(owner_needed());
         }
     }
@@ -1191,9 +1222,7 @@ fn edit_participants(
                 format!("User is not in the participants list: {}.", p.user_id),
             ));
         };
-        if (has(old, Permissions::OWNER) || has(p.flags.0, Permissions::OWNER))
-            && !has(mine, Permissions::OWNER)
-        {
+        if (owner(old) || owner(p.flags.0)) && !owner(mine) {
             return Err(owner_needed());
         }
     }
@@ -1245,7 +1274,7 @@ fn remove_participants(
                 format!("User is not in the participants list: {id}."),
             ));
         };
-        if has(old, Permissions::OWNER) && !has(mine, Permissions::OWNER) {
+        if owner(old) && !owner(mine) {
             return Err(owner_needed());
         }
     }

@@ -36,6 +36,8 @@ let package = Package(
                 .unsafeFlags(["-L\(libDir)", "-Xlinker", "-rpath", "-Xlinker", libDir]),
             ]
         ),
+        // A console chat (the counterpart of examples/c_chat.c): `swift run VoxChat …`.
+        .executableTarget(name: "VoxChat", dependencies: ["VoxMessenger"], path: "Examples/VoxChat"),
         .testTarget(name: "VoxMessengerTests", dependencies: ["VoxMessenger"]),
     ],
     swiftLanguageModes: [.v6]

@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 header=${1:-$here/../../include/vox_messenger.h}
 [ -f "$header" ] || { echo "check-symbols: no header at $header" >&2; exit 2; }
 
-sources=$(find "$here/Sources" "$here/Tests" -name '*.swift' | sort)
+sources=$(find "$here/Sources" "$here/Tests" "$here/Examples" -name '*.swift' | sort)
 [ -n "$sources" ] || { echo "check-symbols: no Swift sources" >&2; exit 2; }
 
 # The header's code: comments removed (`//` lines and trailing, and /* … */ blocks).

@@ -86,7 +86,7 @@ public final class Client: @unchecked Sendable {
     /// The current connection state.
     public var state: ConnectionState {
         get throws {
-            let state = try read(Int32(0)) { vox_client_state(handle, $0) }
+            let state = try readValue(Int32(0)) { vox_client_state(handle, $0) }
             return ConnectionState(cValue: state)
         }
     }

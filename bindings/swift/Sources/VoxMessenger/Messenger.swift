@@ -131,7 +131,7 @@ public final class Messenger: @unchecked Sendable {
     /// The uuids of every public conversation.
     public func publicConversations() async throws -> [String] {
         try await perform(client, { vox_messenger_get_public_conversations(self.handle, $0, $1, $2) }) { event in
-            let count = try read(Int(0)) { vox_event_conversation_list_count(event, $0) }
+            let count = try readValue(Int(0)) { vox_event_conversation_list_count(event, $0) }
             return try (0..<count).map { index in try readString { vox_event_conversation_list_at(event, index, $0) } }
         }
     }

@@ -36,7 +36,7 @@ func check(_ status: Int32) throws {
 }
 
 /// Runs a call with a `T *out` parameter; throws on a non-OK status.
-func read<T>(_ initial: T, _ call: (UnsafeMutablePointer<T>) -> Int32) throws -> T {
+func readValue<T>(_ initial: T, _ call: (UnsafeMutablePointer<T>) -> Int32) throws -> T {
     var out = initial
     try check(call(&out))
     return out
@@ -188,7 +188,7 @@ func perform<T: Sendable>(
 /// The items of a list or retransmit result (`vox_event_item_count` / `vox_event_item_at`),
 /// each passed borrowed to `each` and freed afterwards.
 func eventItems<T>(_ event: OpaquePointer?, _ each: (OpaquePointer) throws -> T) throws -> [T] {
-    let count = try read(Int(0)) { vox_event_item_count(event, $0) }
+    let count = try readValue(Int(0)) { vox_event_item_count(event, $0) }
     var items: [T] = []
     items.reserveCapacity(count)
     for index in 0..<count {
@@ -220,8 +220,8 @@ func eventMessage(_ event: OpaquePointer?, client: Client) throws -> Message {
 
 /// The IM user ids of a subscription event.
 func eventUserIds(_ event: OpaquePointer?) throws -> [UInt64] {
-    let count = try read(Int(0)) { vox_event_user_id_count(event, $0) }
-    return try (0..<count).map { index in try read(UInt64(0)) { vox_event_user_id_at(event, index, $0) } }
+    let count = try readValue(Int(0)) { vox_event_user_id_count(event, $0) }
+    return try (0..<count).map { index in try readValue(UInt64(0)) { vox_event_user_id_at(event, index, $0) } }
 }
 
 /// A whole event, decoded (non-optional: an operation's result is always present on success).

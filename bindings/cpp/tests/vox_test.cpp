@@ -445,7 +445,10 @@ TEST(Messenger, EveryMethod) {
         }));
     }
     t.notify_network_changed();
-    if (lr.access_token && lr.refresh_token) {
+    ASSERT_TRUE(lr.access_token.has_value());
+    ASSERT_TRUE(lr.refresh_token.has_value());
+    EXPECT_GT(lr.access_expire, 0u);
+    {
         vox::Client t2(config(g_ws));
         t2.connect().get_within(kWait);
         auto refreshed = t2.token_refresh(kUser1, *lr.refresh_token).get_within(kWait);

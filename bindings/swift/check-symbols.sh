@@ -4,7 +4,10 @@
 #  1. every C name the Swift sources use — `vox_*` functions and types, `VOX_*` constants, and
 #     snake_case struct fields and labels (`im_user_id`, `user_data`, …; the Swift code itself is
 #     camelCase) — occurs in the code (not the comments) of include/vox_messenger.h;
-#  2. every call `vox_fn(…)` passes as many arguments as the header declares for `vox_fn`.
+#  2. every call `vox_fn(…)` passes as many arguments as the header declares for `vox_fn`
+#     (needs python3);
+#  3. when tree-sitter-swift is importable by $PYTHON_TS (default python3), every file parses;
+#  4. when clang is installed, the module map finds the header and `@import CVoxMessenger` compiles.
 #
 # Exits non-zero on any mismatch. Usage: bindings/swift/check-symbols.sh [HEADER]
 set -euo pipefail
@@ -108,4 +111,58 @@ else
   echo "check-symbols: python3 not found; call arity not checked" >&2
 fi
 
-[ "$missing" -eq 0 ] && [ "$arity" -eq 0 ]
+# Syntax, when a Swift grammar is at hand (`pip install tree-sitter tree-sitter-swift`): a parser,
+# not a compiler, but it catches unbalanced brackets and malformed statements.
+syntax=0
+PYTHON_TS=${PYTHON_TS:-python3}
+command -v "$PYTHON_TS" >/dev/null || PYTHON_TS=false  # `false` exits 1: handled as "not installed"
+# shellcheck disable=SC2086
+"$PYTHON_TS" - $sources <<'PY' 2>/dev/null || syntax=$?
+import sys
+try:
+    import tree_sitter_swift
+    from tree_sitter import Language, Parser
+except ImportError:
+    sys.exit(3)
+parser = Parser(Language(tree_sitter_swift.language()))
+bad = 0
+for path in sys.argv[1:]:
+    src = open(path, "rb").read()
+    stack = [parser.parse(src).root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:
+            bad += 1
+            print(f"SYNTAX {path.split('/')[-1]}:{node.start_point[0] + 1}: "
+                  f"{'missing ' + node.type if node.is_missing else 'cannot parse'}", file=sys.stdout)
+        else:
+            stack.extend(node.children)
+print(f"check-symbols: syntax of {len(sys.argv) - 1} files parsed (tree-sitter-swift), {bad} errors")
+sys.exit(1 if bad else 0)
+PY
+[ "$PYTHON_TS" = false ] && syntax=3
+case $syntax in
+  0) ;;
+  3) echo "check-symbols: tree-sitter-swift not installed; syntax not checked"; syntax=0 ;;
+  *) syntax=1 ;;
+esac
+
+# The module map, when clang is at hand: `@import CVoxMessenger;` must find and compile the header
+# (Swift's importer reads the module the same way).
+modmap=0
+if command -v clang >/dev/null; then
+  tmp=$(mktemp -d)
+  printf '@import CVoxMessenger;\nint main(void) { return vox_abi_version() == VOX_ABI_VERSION ? 0 : 1; }\n' >"$tmp/t.m"
+  if clang -fmodules -fmodules-cache-path="$tmp/cache" \
+      -fmodule-map-file="$here/Sources/CVoxMessenger/module.modulemap" -c "$tmp/t.m" -o "$tmp/t.o"; then
+    echo "check-symbols: module map Sources/CVoxMessenger/module.modulemap compiles with clang"
+  else
+    echo "MODULE MAP: @import CVoxMessenger failed" >&2
+    modmap=1
+  fi
+  rm -rf "$tmp"
+else
+  echo "check-symbols: clang not found; module map not checked"
+fi
+
+[ "$missing" -eq 0 ] && [ "$arity" -eq 0 ] && [ "$syntax" -eq 0 ] && [ "$modmap" -eq 0 ]

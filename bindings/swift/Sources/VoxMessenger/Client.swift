@@ -93,12 +93,12 @@ public final class Client: @unchecked Sendable {
 
     /// Connects to the first server that accepts; returns once the session is established.
     public func connect() async throws {
-        try await perform(self, { vox_client_connect(self.handle, $0, $1, $2) }) { _ in () }
+        try await perform(self, { vox_client_connect(self.handle, $0, $1, $2) }) { _ in }
     }
 
     /// Closes the session gracefully; pending operations fail with `VoxError.connectionClosed`.
     public func disconnect() async throws {
-        try await perform(self, { vox_client_disconnect(self.handle, $0, $1, $2) }) { _ in () }
+        try await perform(self, { vox_client_disconnect(self.handle, $0, $1, $2) }) { _ in }
     }
 
     /// A hint that the network changed: the session moves to a new socket at once.

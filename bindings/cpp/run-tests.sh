@@ -6,6 +6,7 @@
 #
 #   bindings/cpp/run-tests.sh
 #   VOX_CPP_SANITIZE=1 bindings/cpp/run-tests.sh   # AddressSanitizer + UBSan on the C++ side
+#   VOX_CPP_VALGRIND=0 bindings/cpp/run-tests.sh   # skip the valgrind run (default: on if installed)
 #
 # Needs: cargo, cmake >= 3.16, a C++17 compiler, GoogleTest (apt-get install -y cmake libgtest-dev).
 set -euo pipefail
@@ -23,6 +24,10 @@ if [ "${VOX_CPP_SANITIZE:-0}" = 1 ]; then
   BUILD=$BUILD-asan
   # The Rust library is not instrumented; only report what the C++ side does.
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+elif [ "${VOX_CPP_VALGRIND:-1}" = 1 ] && command -v valgrind >/dev/null; then
+  EXTRA+=(-DVOX_TEST_VALGRIND=ON)
+else
+  EXTRA+=(-DVOX_TEST_VALGRIND=OFF)
 fi
 cmake -S "$ROOT/bindings/cpp" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug \
   -DVOX_LIB_DIR="$TARGET/debug" -DVOX_INCLUDE_DIR="$ROOT/include" "${EXTRA[@]}"

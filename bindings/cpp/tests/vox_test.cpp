@@ -211,6 +211,50 @@ TEST(Basics, LocalErrorsThrowWithStatus) {
     EXPECT_FALSE(c.messenger().get_me().has_value());
 }
 
+TEST(Basics, JsonValidationAndLogHandler) {
+    vox::validate_json(R"({"a":1})");
+    vox::validate_json(R"([{"a":1}])", true);
+    EXPECT_EQ(expect_error([] { vox::validate_json("[1]"); }).status(), VOX_ERR_INVALID_JSON);
+    EXPECT_EQ(expect_error([] { vox::validate_json("{}", true); }).status(), VOX_ERR_INVALID_JSON);
+
+    std::atomic<int> records{0};
+    vox::set_log_handler(vox::LogLevel::Debug, [&](vox::LogLevel, const char* target, const char* message) {
+        if (target && message) records++;
+    });
+    {
+        vox::Client c(config(g_ws));
+        c.connect().get_within(kWait);
+        c.disconnect().get_within(kWait);
+    }
+    vox::set_log_handler(vox::LogLevel::Off, nullptr);
+    EXPECT_GT(records.load(), 0);
+}
+
+TEST(Basics, ConfigFallbackServerAndSettings) {
+    // The first server refuses connections (a port bound but not listening): the client moves on
+    // to the fallback.
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    vox::ClientConfig cfg("ws://127.0.0.1:" + std::to_string(ntohs(a.sin_port)));
+    cfg.add_server(g_ws).timeouts(10s, 5s).request_spacing(0ms).reconnect({100ms, 200ms}, 10);
+    vox::Client c(cfg);
+    c.connect().get_within(kWait);
+    EXPECT_EQ(c.state(), vox::ClientState::Connected);
+    close(fd);
+    // A CA that is not PEM: refused by the setter or by the client (VOX_ERR_TLS).
+    auto tls = expect_error([] {
+        vox::ClientConfig bad("wss://127.0.0.1:1");
+        bad.custom_ca("not a pem");
+        vox::Client client(bad);
+    });
+    EXPECT_EQ(tls.status(), VOX_ERR_TLS) << tls.what();
+}
+
 TEST(Basics, WrongPasswordIsLoginFailed401) {
     vox::Client c(config(g_ws));
     c.connect().get_within(kWait);

@@ -1266,6 +1266,45 @@ inline std::string one_time_key_hash(const std::string& key, const std::string& 
     return detail::take(s);
 }
 
+enum class LogLevel : int32_t {
+    Off = VOX_LOG_OFF,
+    Error = VOX_LOG_ERROR,
+    Warn = VOX_LOG_WARN,
+    Info = VOX_LOG_INFO,
+    Debug = VOX_LOG_DEBUG,
+    Trace = VOX_LOG_TRACE,
+};
+
+using LogHandler = std::function<void(LogLevel level, const char* target, const char* message)>;
+
+/// Send the library's log records at `level` and more severe to `handler` (called on any library
+/// thread, possibly concurrently: it must be thread-safe and quick). A later call replaces it;
+/// LogLevel::Off or an empty handler turns logging off. Throws vox::Error (VOX_ERR_INVALID_STATE)
+/// when the host process already installed a Rust `tracing` subscriber. Every handler installed
+/// is kept until the process exits (the library may still be running a replaced one).
+inline void set_log_handler(LogLevel level, LogHandler handler) {
+    static std::mutex mu;
+    static std::vector<std::unique_ptr<LogHandler>>* kept = new std::vector<std::unique_ptr<LogHandler>>();
+    std::lock_guard<std::mutex> g(mu);
+    if (!handler || level == LogLevel::Off) {
+        detail::check(vox_set_log_callback(VOX_LOG_OFF, nullptr, nullptr));
+        return;
+    }
+    kept->push_back(std::make_unique<LogHandler>(std::move(handler)));
+    auto tramp = [](void* ud, int32_t lvl, const char* target, const char* message) {
+        detail::invoke_noexcept(*static_cast<LogHandler*>(ud), static_cast<LogLevel>(lvl), target, message);
+    };
+    detail::check(vox_set_log_callback(static_cast<int32_t>(level), tramp, kept->back().get()));
+}
+
+/// Throws vox::Error (VOX_ERR_INVALID_JSON, with the parser's message) unless `json` is a JSON
+/// object (custom data) — or, with `payload` true, a JSON array of objects (a message payload).
+inline void validate_json(const std::string& json, bool payload = false) {
+    vox_error* err = nullptr;
+    int32_t st = vox_json_validate(json.c_str(), payload ? 1 : 0, &err);
+    detail::check(st, err);
+}
+
 // ---- converters ---------------------------------------------------------------------------
 
 namespace detail {

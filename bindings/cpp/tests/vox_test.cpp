@@ -679,6 +679,42 @@ TEST(Lifetime, SubscriptionDestroyedInsideItsOwnListener) {
     EXPECT_TRUE(latch->wait());
 }
 
+TEST(Lifetime, SubscriptionResetWaitsUntilTheListenerIsGone) {
+    vox::Client a = logged_in(kUser1);
+    vox::Messenger m = a.messenger();
+    auto latch = std::make_shared<Latch>();
+    std::promise<void> in_listener;
+    std::atomic<bool> first{true};
+    {
+        auto guard = std::make_shared<SignalOnDestroy>(SignalOnDestroy{latch});
+        vox::Subscription s = m.on(vox::EventType::SetStatus, [guard, &in_listener, &first](vox::Event) {
+            if (first.exchange(false)) in_listener.set_value();
+        });
+        auto cs = a.on_event([guard](const vox::ClientEvent&) {});
+        guard.reset();
+        m.set_status(false).get_within(kWait);
+        ASSERT_EQ(in_listener.get_future().wait_for(kWait), std::future_status::ready);
+    }
+    // Both subscriptions are gone and their std::functions destroyed before the scope ended:
+    // the latch is already set (no waiting here).
+    std::lock_guard<std::mutex> g(latch->mu);
+    EXPECT_TRUE(latch->set);
+}
+
+TEST(Lifetime, ClientListenerOutlivesTheClient) {
+    auto latch = std::make_shared<Latch>();
+    vox::Subscription sub;
+    {
+        vox::Client c(config(g_ws));
+        auto guard = std::make_shared<SignalOnDestroy>(SignalOnDestroy{latch});
+        sub = c.on_event([guard](const vox::ClientEvent&) {});
+        c.connect().get_within(kWait);
+    }
+    sub.reset();  // the client is gone: nothing to unregister, returns once released
+    std::lock_guard<std::mutex> g(latch->mu);
+    EXPECT_TRUE(latch->set);
+}
+
 TEST(Lifetime, NoHandlesLeakAfterASession) {
     // A full session returns the count to (at most) its start; handles of earlier tests may still
     // be on their way out (released on the callback thread), hence <=.

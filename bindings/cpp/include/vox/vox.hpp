@@ -336,7 +336,7 @@ std::optional<T> opt(int32_t st, T v) {
 }  // namespace detail
 
 // The C call of an async method: `CALL` may use k, op, e and the method's parameters.
-#define VOX_START(CALL) [&](vox_completion k, vox_op_id* op, vox_error** e) { return CALL; }
+#define VOX_CPP_START_(CALL) [&](vox_completion k, vox_op_id* op, vox_error** e) { return CALL; }
 
 /// A messenger event or the result of an operation (move-only; owns a vox_event).
 class Event {
@@ -512,14 +512,14 @@ public:
     }
     Operation update(const std::string& text, const std::optional<std::string>& payload_json, Callback<Event> cb) const {
         return detail::callback_call<Event>(
-            core_, VOX_START(vox_message_update(h_, text.c_str(), detail::cstr(payload_json), k, op, e)), std::move(cb));
+            core_, VOX_CPP_START_(vox_message_update(h_, text.c_str(), detail::cstr(payload_json), k, op, e)), std::move(cb));
     }
     /// Remove the message. Result: a RemoveMessage event.
     Future<Event> remove() const {
         return detail::future_call<Event>([&](Callback<Event> cb) { return remove(std::move(cb)); });
     }
     Operation remove(Callback<Event> cb) const {
-        return detail::callback_call<Event>(core_, VOX_START(vox_message_remove(h_, k, op, e)), std::move(cb));
+        return detail::callback_call<Event>(core_, VOX_CPP_START_(vox_message_remove(h_, k, op, e)), std::move(cb));
     }
 
 private:
@@ -602,7 +602,7 @@ public:
         return detail::future_call<Event>([&](Callback<Event> cb) { return update(std::move(cb)); });
     }
     Operation update(Callback<Event> cb) const {
-        return detail::callback_call<Event>(core_, VOX_START(vox_conversation_update(h_, k, op, e)), std::move(cb));
+        return detail::callback_call<Event>(core_, VOX_CPP_START_(vox_conversation_update(h_, k, op, e)), std::move(cb));
     }
 
     Future<Event> add_participants(const std::vector<Participant>& ps) const {
@@ -611,7 +611,7 @@ public:
     Operation add_participants(const std::vector<Participant>& ps, Callback<Event> cb) const {
         auto c = to_c(ps);
         return detail::callback_call<Event>(
-            core_, VOX_START(vox_conversation_add_participants(h_, c.data(), c.size(), k, op, e)), std::move(cb));
+            core_, VOX_CPP_START_(vox_conversation_add_participants(h_, c.data(), c.size(), k, op, e)), std::move(cb));
     }
     Future<Event> edit_participants(const std::vector<Participant>& ps) const {
         return detail::future_call<Event>([&](Callback<Event> cb) { return edit_participants(ps, std::move(cb)); });
@@ -619,7 +619,7 @@ public:
     Operation edit_participants(const std::vector<Participant>& ps, Callback<Event> cb) const {
         auto c = to_c(ps);
         return detail::callback_call<Event>(
-            core_, VOX_START(vox_conversation_edit_participants(h_, c.data(), c.size(), k, op, e)), std::move(cb));
+            core_, VOX_CPP_START_(vox_conversation_edit_participants(h_, c.data(), c.size(), k, op, e)), std::move(cb));
     }
     /// Remove participants by IM user id.
     Future<Event> remove_participants(const std::vector<uint64_t>& ids) const {
@@ -629,7 +629,7 @@ public:
         std::vector<vox_participant> c(ids.size());
         for (size_t i = 0; i < ids.size(); i++) c[i].im_user_id = ids[i];
         return detail::callback_call<Event>(
-            core_, VOX_START(vox_conversation_remove_participants(h_, c.data(), c.size(), k, op, e)), std::move(cb));
+            core_, VOX_CPP_START_(vox_conversation_remove_participants(h_, c.data(), c.size(), k, op, e)), std::move(cb));
     }
 
     /// Tell the participants the user is typing (a call within 10 s of the last one fails with
@@ -638,7 +638,7 @@ public:
         return detail::future_call<Event>([&](Callback<Event> cb) { return typing(std::move(cb)); });
     }
     Operation typing(Callback<Event> cb) const {
-        return detail::callback_call<Event>(core_, VOX_START(vox_conversation_typing(h_, k, op, e)), std::move(cb));
+        return detail::callback_call<Event>(core_, VOX_CPP_START_(vox_conversation_typing(h_, k, op, e)), std::move(cb));
     }
 
     /// Send a message (`payload_json`: a JSON array of objects). Result: the sent Message.
@@ -653,7 +653,7 @@ public:
     Operation send_message(const std::string& text, const std::optional<std::string>& payload_json,
                            Callback<Message> cb) const {
         return detail::callback_call<Message>(
-            core_, VOX_START(vox_conversation_send_message(h_, text.c_str(), detail::cstr(payload_json), k, op, e)),
+            core_, VOX_CPP_START_(vox_conversation_send_message(h_, text.c_str(), detail::cstr(payload_json), k, op, e)),
             std::move(cb));
     }
 
@@ -663,7 +663,7 @@ public:
     }
     Operation mark_as_read(uint64_t sequence, Callback<Event> cb) const {
         return detail::callback_call<Event>(
-            core_, VOX_START(vox_conversation_mark_as_read(h_, sequence, k, op, e)), std::move(cb));
+            core_, VOX_CPP_START_(vox_conversation_mark_as_read(h_, sequence, k, op, e)), std::move(cb));
     }
 
     /// The events `from..=to` (at most 100). Result: a RetransmitEvents event (items()).
@@ -672,7 +672,7 @@ public:
     }
     Operation retransmit_events(uint64_t from, uint64_t to, Callback<Event> cb) const {
         return detail::callback_call<Event>(
-            core_, VOX_START(vox_conversation_retransmit_events(h_, from, to, k, op, e)), std::move(cb));
+            core_, VOX_CPP_START_(vox_conversation_retransmit_events(h_, from, to, k, op, e)), std::move(cb));
     }
     Future<Event> retransmit_events_from(uint64_t from, uint64_t count) const {
         return detail::future_call<Event>(
@@ -680,7 +680,7 @@ public:
     }
     Operation retransmit_events_from(uint64_t from, uint64_t count, Callback<Event> cb) const {
         return detail::callback_call<Event>(
-            core_, VOX_START(vox_conversation_retransmit_events_from(h_, from, count, k, op, e)), std::move(cb));
+            core_, VOX_CPP_START_(vox_conversation_retransmit_events_from(h_, from, count, k, op, e)), std::move(cb));
     }
     Future<Event> retransmit_events_to(uint64_t to, uint64_t count) const {
         return detail::future_call<Event>(
@@ -688,7 +688,7 @@ public:
     }
     Operation retransmit_events_to(uint64_t to, uint64_t count, Callback<Event> cb) const {
         return detail::callback_call<Event>(
-            core_, VOX_START(vox_conversation_retransmit_events_to(h_, to, count, k, op, e)), std::move(cb));
+            core_, VOX_CPP_START_(vox_conversation_retransmit_events_to(h_, to, count, k, op, e)), std::move(cb));
     }
 
 private:
@@ -791,7 +791,7 @@ public:
     Messenger(const Messenger&) = delete;
     Messenger& operator=(const Messenger&) = delete;
 
-    const vox_messenger* native() const { return m_->handle; }
+    const vox_messenger* native() const { return h(); }
 
     /// `username@appname.accname` of the logged-in user; std::nullopt before login.
     std::optional<std::string> get_me() const {
@@ -806,13 +806,13 @@ public:
         return detail::future_call<User>([&](Callback<User> cb) { return get_user_by_name(name, std::move(cb)); });
     }
     Operation get_user_by_name(const std::string& name, Callback<User> cb) const {
-        return call<User>(VOX_START(vox_messenger_get_user_by_name(h(), name.c_str(), k, op, e)), std::move(cb));
+        return call<User>(VOX_CPP_START_(vox_messenger_get_user_by_name(h(), name.c_str(), k, op, e)), std::move(cb));
     }
     Future<User> get_user_by_im_id(uint64_t id) const {
         return detail::future_call<User>([&](Callback<User> cb) { return get_user_by_im_id(id, std::move(cb)); });
     }
     Operation get_user_by_im_id(uint64_t id, Callback<User> cb) const {
-        return call<User>(VOX_START(vox_messenger_get_user_by_im_id(h(), id, k, op, e)), std::move(cb));
+        return call<User>(VOX_CPP_START_(vox_messenger_get_user_by_im_id(h(), id, k, op, e)), std::move(cb));
     }
     Future<std::vector<User>> get_users_by_name(const std::vector<std::string>& names) const {
         return detail::future_call<std::vector<User>>(
@@ -822,7 +822,7 @@ public:
         std::vector<const char*> c;
         for (auto& n : names) c.push_back(n.c_str());
         return call<std::vector<User>>(
-            VOX_START(vox_messenger_get_users_by_name(h(), c.data(), c.size(), k, op, e)), std::move(cb));
+            VOX_CPP_START_(vox_messenger_get_users_by_name(h(), c.data(), c.size(), k, op, e)), std::move(cb));
     }
     Future<std::vector<User>> get_users_by_im_id(const std::vector<uint64_t>& ids) const {
         return detail::future_call<std::vector<User>>(
@@ -830,7 +830,7 @@ public:
     }
     Operation get_users_by_im_id(const std::vector<uint64_t>& ids, Callback<std::vector<User>> cb) const {
         return call<std::vector<User>>(
-            VOX_START(vox_messenger_get_users_by_im_id(h(), ids.data(), ids.size(), k, op, e)), std::move(cb));
+            VOX_CPP_START_(vox_messenger_get_users_by_im_id(h(), ids.data(), ids.size(), k, op, e)), std::move(cb));
     }
 
     /// Edit the current user's custom data (JSON objects; nullopt leaves a field unchanged).
@@ -842,7 +842,7 @@ public:
     }
     Operation edit_user(const std::optional<std::string>& custom_data_json,
                         const std::optional<std::string>& private_custom_data_json, Callback<Event> cb) const {
-        return call<Event>(VOX_START(vox_messenger_edit_user(h(), detail::cstr(custom_data_json),
+        return call<Event>(VOX_CPP_START_(vox_messenger_edit_user(h(), detail::cstr(custom_data_json),
                                                              detail::cstr(private_custom_data_json), k, op, e)),
                            std::move(cb));
     }
@@ -851,7 +851,7 @@ public:
         return detail::future_call<Event>([&](Callback<Event> cb) { return set_status(online, std::move(cb)); });
     }
     Operation set_status(bool online, Callback<Event> cb) const {
-        return call<Event>(VOX_START(vox_messenger_set_status(h(), online, k, op, e)), std::move(cb));
+        return call<Event>(VOX_CPP_START_(vox_messenger_set_status(h(), online, k, op, e)), std::move(cb));
     }
 
     /// Subscribe to presence and edits of these users. Result: a Subscribe event (user_ids()).
@@ -859,19 +859,19 @@ public:
         return detail::future_call<Event>([&](Callback<Event> cb) { return subscribe(ids, std::move(cb)); });
     }
     Operation subscribe(const std::vector<uint64_t>& ids, Callback<Event> cb) const {
-        return call<Event>(VOX_START(vox_messenger_subscribe(h(), ids.data(), ids.size(), k, op, e)), std::move(cb));
+        return call<Event>(VOX_CPP_START_(vox_messenger_subscribe(h(), ids.data(), ids.size(), k, op, e)), std::move(cb));
     }
     Future<Event> unsubscribe(const std::vector<uint64_t>& ids) const {
         return detail::future_call<Event>([&](Callback<Event> cb) { return unsubscribe(ids, std::move(cb)); });
     }
     Operation unsubscribe(const std::vector<uint64_t>& ids, Callback<Event> cb) const {
-        return call<Event>(VOX_START(vox_messenger_unsubscribe(h(), ids.data(), ids.size(), k, op, e)), std::move(cb));
+        return call<Event>(VOX_CPP_START_(vox_messenger_unsubscribe(h(), ids.data(), ids.size(), k, op, e)), std::move(cb));
     }
     Future<Event> unsubscribe_from_all() const {
         return detail::future_call<Event>([&](Callback<Event> cb) { return unsubscribe_from_all(std::move(cb)); });
     }
     Operation unsubscribe_from_all(Callback<Event> cb) const {
-        return call<Event>(VOX_START(vox_messenger_unsubscribe_from_all(h(), k, op, e)), std::move(cb));
+        return call<Event>(VOX_CPP_START_(vox_messenger_unsubscribe_from_all(h(), k, op, e)), std::move(cb));
     }
     /// The IM ids of the users the current user is subscribed to.
     Future<std::vector<uint64_t>> get_subscriptions() const {
@@ -879,7 +879,7 @@ public:
             [&](Callback<std::vector<uint64_t>> cb) { return get_subscriptions(std::move(cb)); });
     }
     Operation get_subscriptions(Callback<std::vector<uint64_t>> cb) const {
-        return call<std::vector<uint64_t>>(VOX_START(vox_messenger_get_subscriptions(h(), k, op, e)), std::move(cb));
+        return call<std::vector<uint64_t>>(VOX_CPP_START_(vox_messenger_get_subscriptions(h(), k, op, e)), std::move(cb));
     }
     Future<Event> manage_push_notifications(const std::vector<Notification>& kinds) const {
         return detail::future_call<Event>(
@@ -888,7 +888,7 @@ public:
     Operation manage_push_notifications(const std::vector<Notification>& kinds, Callback<Event> cb) const {
         std::vector<uint32_t> c;
         for (auto n : kinds) c.push_back(static_cast<uint32_t>(n));
-        return call<Event>(VOX_START(vox_messenger_manage_push_notifications(h(), c.data(), c.size(), k, op, e)),
+        return call<Event>(VOX_CPP_START_(vox_messenger_manage_push_notifications(h(), c.data(), c.size(), k, op, e)),
                            std::move(cb));
     }
 
@@ -898,14 +898,14 @@ public:
     }
     Operation create_conversation(const ConversationConfig& cfg, Callback<Conversation> cb) const {
         CConfig c(cfg);
-        return call<Conversation>(VOX_START(vox_messenger_create_conversation(h(), &c.c, k, op, e)), std::move(cb));
+        return call<Conversation>(VOX_CPP_START_(vox_messenger_create_conversation(h(), &c.c, k, op, e)), std::move(cb));
     }
     Future<Conversation> get_conversation(const std::string& uuid) const {
         return detail::future_call<Conversation>(
             [&](Callback<Conversation> cb) { return get_conversation(uuid, std::move(cb)); });
     }
     Operation get_conversation(const std::string& uuid, Callback<Conversation> cb) const {
-        return call<Conversation>(VOX_START(vox_messenger_get_conversation(h(), uuid.c_str(), k, op, e)),
+        return call<Conversation>(VOX_CPP_START_(vox_messenger_get_conversation(h(), uuid.c_str(), k, op, e)),
                                   std::move(cb));
     }
     Future<std::vector<Conversation>> get_conversations(const std::vector<std::string>& uuids) const {
@@ -916,7 +916,7 @@ public:
         std::vector<const char*> c;
         for (auto& u : uuids) c.push_back(u.c_str());
         return call<std::vector<Conversation>>(
-            VOX_START(vox_messenger_get_conversations(h(), c.data(), c.size(), k, op, e)), std::move(cb));
+            VOX_CPP_START_(vox_messenger_get_conversations(h(), c.data(), c.size(), k, op, e)), std::move(cb));
     }
     /// The uuids of every public conversation.
     Future<std::vector<std::string>> get_public_conversations() const {
@@ -924,20 +924,20 @@ public:
             [&](Callback<std::vector<std::string>> cb) { return get_public_conversations(std::move(cb)); });
     }
     Operation get_public_conversations(Callback<std::vector<std::string>> cb) const {
-        return call<std::vector<std::string>>(VOX_START(vox_messenger_get_public_conversations(h(), k, op, e)),
+        return call<std::vector<std::string>>(VOX_CPP_START_(vox_messenger_get_public_conversations(h(), k, op, e)),
                                               std::move(cb));
     }
     Future<Event> join_conversation(const std::string& uuid) const {
         return detail::future_call<Event>([&](Callback<Event> cb) { return join_conversation(uuid, std::move(cb)); });
     }
     Operation join_conversation(const std::string& uuid, Callback<Event> cb) const {
-        return call<Event>(VOX_START(vox_messenger_join_conversation(h(), uuid.c_str(), k, op, e)), std::move(cb));
+        return call<Event>(VOX_CPP_START_(vox_messenger_join_conversation(h(), uuid.c_str(), k, op, e)), std::move(cb));
     }
     Future<Event> leave_conversation(const std::string& uuid) const {
         return detail::future_call<Event>([&](Callback<Event> cb) { return leave_conversation(uuid, std::move(cb)); });
     }
     Operation leave_conversation(const std::string& uuid, Callback<Event> cb) const {
-        return call<Event>(VOX_START(vox_messenger_leave_conversation(h(), uuid.c_str(), k, op, e)), std::move(cb));
+        return call<Event>(VOX_CPP_START_(vox_messenger_leave_conversation(h(), uuid.c_str(), k, op, e)), std::move(cb));
     }
 
     /// A conversation object from values cached earlier (no network).
@@ -1008,7 +1008,7 @@ private:
     friend class Client;
     Messenger(vox_messenger* h, detail::CorePtr core)
         : m_(std::make_shared<detail::MessengerHandle>(h)), core_(std::move(core)) {}
-    vox_messenger* h() const { return m_->handle; }
+    vox_messenger* h() const { return m_ ? m_->handle : nullptr; }  // null after a move: calls throw
     template <class R, class Start>
     Operation call(Start&& start, Callback<R> cb) const {
         return detail::callback_call<R>(core_, std::forward<Start>(start), std::move(cb));
@@ -1127,13 +1127,13 @@ public:
         return detail::future_call<void>([&](Callback<void> cb) { return connect(std::move(cb)); });
     }
     Operation connect(Callback<void> cb) const {
-        return call<void>(VOX_START(vox_client_connect(h(), k, op, e)), std::move(cb));
+        return call<void>(VOX_CPP_START_(vox_client_connect(h(), k, op, e)), std::move(cb));
     }
     Future<void> disconnect() const {
         return detail::future_call<void>([&](Callback<void> cb) { return disconnect(std::move(cb)); });
     }
     Operation disconnect(Callback<void> cb) const {
-        return call<void>(VOX_START(vox_client_disconnect(h(), k, op, e)), std::move(cb));
+        return call<void>(VOX_CPP_START_(vox_client_disconnect(h(), k, op, e)), std::move(cb));
     }
 
     /// Log in with a password (hashed locally). Fails with VOX_ERR_LOGIN_FAILED (code 401, 404...).
@@ -1148,7 +1148,7 @@ public:
     Operation login(const std::string& user, const std::string& password, Digest digest, const LoginOptions& options,
                     Callback<LoginResult> cb) const {
         COptions o(options);
-        return call<LoginResult>(VOX_START(vox_client_login(h(), user.c_str(), password.c_str(),
+        return call<LoginResult>(VOX_CPP_START_(vox_client_login(h(), user.c_str(), password.c_str(),
                                                             static_cast<int32_t>(digest), o.get(), k, op, e)),
                                  std::move(cb));
     }
@@ -1161,7 +1161,7 @@ public:
                                Callback<LoginResult> cb) const {
         COptions o(options);
         return call<LoginResult>(
-            VOX_START(vox_client_login_with_token(h(), user.c_str(), access_token.c_str(), o.get(), k, op, e)),
+            VOX_CPP_START_(vox_client_login_with_token(h(), user.c_str(), access_token.c_str(), o.get(), k, op, e)),
             std::move(cb));
     }
     /// A one-time login key (see one_time_key_hash()).
@@ -1170,7 +1170,7 @@ public:
             [&](Callback<std::string> cb) { return request_one_time_login_key(user, std::move(cb)); });
     }
     Operation request_one_time_login_key(const std::string& user, Callback<std::string> cb) const {
-        return call<std::string>(VOX_START(vox_client_request_one_time_login_key(h(), user.c_str(), k, op, e)),
+        return call<std::string>(VOX_CPP_START_(vox_client_request_one_time_login_key(h(), user.c_str(), k, op, e)),
                                  std::move(cb));
     }
     Future<LoginResult> login_with_one_time_key(const std::string& user, const std::string& hash,
@@ -1182,7 +1182,7 @@ public:
                                       Callback<LoginResult> cb) const {
         COptions o(options);
         return call<LoginResult>(
-            VOX_START(vox_client_login_with_one_time_key(h(), user.c_str(), hash.c_str(), o.get(), k, op, e)),
+            VOX_CPP_START_(vox_client_login_with_one_time_key(h(), user.c_str(), hash.c_str(), o.get(), k, op, e)),
             std::move(cb));
     }
     Future<LoginResult> token_refresh(const std::string& user, const std::string& refresh_token,
@@ -1193,7 +1193,7 @@ public:
     }
     Operation token_refresh(const std::string& user, const std::string& refresh_token,
                             const std::optional<std::string>& device_token, Callback<LoginResult> cb) const {
-        return call<LoginResult>(VOX_START(vox_client_token_refresh(h(), user.c_str(), refresh_token.c_str(),
+        return call<LoginResult>(VOX_CPP_START_(vox_client_token_refresh(h(), user.c_str(), refresh_token.c_str(),
                                                                     detail::cstr(device_token), k, op, e)),
                                  std::move(cb));
     }
@@ -1371,4 +1371,4 @@ inline std::string convert(tag<std::string>, const vox_event* ev, const CorePtr&
 }  // namespace detail
 }  // namespace vox
 
-#undef VOX_START
+#undef VOX_CPP_START_

@@ -513,6 +513,89 @@ bool is_cancelled_connect(const vox::Error& e) {
            (e.status() == VOX_ERR_CONNECTION_FAILED && std::string(e.what()).find("cancel") != std::string::npos);
 }
 
+/// Waits for the single Result a callback-form call delivers.
+template <class R>
+struct Got {
+    // Shared with the callback: the promise must outlive set_value() on the callback thread.
+    std::shared_ptr<std::promise<vox::Result<R>>> p = std::make_shared<std::promise<vox::Result<R>>>();
+    std::shared_ptr<std::atomic<int>> count = std::make_shared<std::atomic<int>>(0);
+    vox::Callback<R> cb() {
+        return [p = p, count = count](vox::Result<R> r) {
+            (*count)++;
+            p->set_value(std::move(r));
+        };
+    }
+    int calls() const { return count->load(); }
+    vox::Result<R> get() {
+        auto f = p->get_future();
+        if (f.wait_for(kWait) != std::future_status::ready) throw std::runtime_error("no callback");
+        return f.get();
+    }
+};
+
+TEST(Callbacks, CallbackFormsDeliverValuesAndErrors) {
+    vox::Client c(config(g_ws));
+    Got<void> connected;
+    c.connect(connected.cb());
+    EXPECT_TRUE(connected.get().ok());
+    Got<vox::LoginResult> login;
+    c.login(kUser1, "secret", login.cb());
+    EXPECT_EQ(login.get().value().display_name.empty(), false);
+    vox::Messenger m = c.messenger();
+
+    Got<std::vector<vox::User>> users;
+    m.get_users_by_name({"user2@app.acc", "user3@app.acc"}, users.cb());
+    auto ur = users.get();
+    ASSERT_TRUE(ur.ok());
+    ASSERT_EQ(ur.value().size(), 2u);
+
+    Got<vox::Conversation> created;
+    vox::ConversationConfig cc;
+    cc.participants = {vox::Participant{ur.value()[0].im_id}};
+    cc.title = "callbacks";
+    m.create_conversation(cc, created.cb());
+    auto conv = std::move(created.get()).value();
+    EXPECT_EQ(conv.title(), "callbacks");
+
+    Got<vox::Message> sent;
+    conv.send_message("cb", R"([{"k":1}])", sent.cb());
+    EXPECT_EQ(sent.get().value().text(), "cb");
+
+    Got<vox::Event> read;
+    conv.mark_as_read(1, read.cb());
+    EXPECT_EQ(read.get().value().type(), vox::EventType::Read);
+
+    // An error arrives as a Result holding the vox::Error; value() rethrows it.
+    Got<vox::Conversation> missing;
+    m.get_conversation("00000000-0000-0000-0000-000000000000", missing.cb());
+    auto mr = missing.get();
+    ASSERT_FALSE(mr.ok());
+    EXPECT_EQ(mr.error()->status(), VOX_ERR_MESSENGER);
+    EXPECT_THROW(mr.value(), vox::Error);
+
+    // A local rejection throws from the call and never runs the callback.
+    Got<vox::Message> bad;
+    EXPECT_THROW(conv.send_message("x", std::string("not json"), bad.cb()), vox::Error);
+    EXPECT_EQ(bad.calls(), 0);
+
+    Got<void> gone;
+    c.disconnect(gone.cb());
+    EXPECT_TRUE(gone.get().ok());
+    EXPECT_EQ(connected.calls() + login.calls() + gone.calls(), 3);
+}
+
+TEST(Callbacks, ThrowingListenerDoesNotStopDelivery) {
+    vox::Client a = logged_in(kUser1);
+    vox::Messenger m = a.messenger();
+    Inbox inbox;
+    auto s1 = m.on(vox::EventType::SetStatus, [](vox::Event) { throw std::runtime_error("listener threw (expected)"); });
+    auto s2 = m.on(vox::EventType::SetStatus, inbox.sink());
+    m.set_status(true).get_within(kWait);
+    m.set_status(false).get_within(kWait);
+    EXPECT_TRUE(inbox.next().is_online());
+    EXPECT_FALSE(inbox.next().is_online());
+}
+
 TEST(Cancel, PendingConnectFutureAndCallbackForms) {
     BlackHole hole;
     vox::ClientConfig cfg(hole.url());

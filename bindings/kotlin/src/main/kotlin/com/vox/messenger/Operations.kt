@@ -23,6 +23,18 @@ internal suspend fun <T> runOp(
     convert: (Pointer?) -> T,
     dispose: (T) -> Unit = {},
     start: Start,
+): T = try {
+    suspendOp(client, convert, dispose, start)
+} catch (e: VoxException) {
+    // Created on the callback thread: give the caller a stack trace that leads to its own call.
+    throw e.rethrown()
+}
+
+private suspend fun <T> suspendOp(
+    client: Client,
+    convert: (Pointer?) -> T,
+    dispose: (T) -> Unit,
+    start: Start,
 ): T = suspendCancellableCoroutine { cont ->
     val sink = object : CompletionSink() {
         override fun complete(status: Int, error: Pointer?, result: Pointer?) {

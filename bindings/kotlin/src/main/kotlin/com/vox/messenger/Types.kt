@@ -58,8 +58,11 @@ object VoxStatus {
  * SDK's number (`vox_error_code`: e.g. 8 = conversation does not exist for [VoxStatus.MESSENGER],
  * 401 for a wrong password with [VoxStatus.LOGIN_FAILED]; 0 for errors of the C layer).
  */
-class VoxException(val status: Int, val code: Long, message: String) :
-    Exception("${VoxStatus.name(status)} ($status, code $code): $message")
+class VoxException(val status: Int, val code: Long, val detail: String) :
+    Exception("${VoxStatus.name(status)} ($status, code $code): $detail") {
+    /** The same error with the stack of the current (calling) thread. */
+    internal fun rethrown(): VoxException = VoxException(status, code, detail)
+}
 
 enum class ClientState {
     DISCONNECTED, CONNECTING, CONNECTED, RECONNECTING, LOGGED_IN, CLOSED;

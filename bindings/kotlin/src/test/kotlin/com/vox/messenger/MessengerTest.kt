@@ -275,9 +275,9 @@ class MessengerTest {
         val cancelledBefore = Vox.cancelledCompletions.get()
         val pendingBefore = VoxDebug.pendingCallbacks
         withTimeout(TIMEOUT) {
-            val first = async { m.getUser(id) }
-            val second = async { m.getUser(id) }
-            delay(1) // let both start
+            // UNDISPATCHED: both requests are started (vox_ calls made) before we go on.
+            val first = async(start = CoroutineStart.UNDISPATCHED) { m.getUser(id) }
+            val second = async(start = CoroutineStart.UNDISPATCHED) { m.getUser(id) }
             second.cancel()
             val e = runCatching { second.await() }.exceptionOrNull()
             assertTrue(e is CancellationException, "cancelled call throws CancellationException, got $e")
@@ -314,10 +314,11 @@ class MessengerTest {
 
         // Cleaner: forgotten objects are freed once unreachable.
         val b = loggedIn(2)
+        val mb = b.messenger // (created before counting: it is a handle too)
         val before = VoxDebug.liveHandles
         fun makeGarbage() {
             val conv = java.util.UUID.randomUUID().toString()
-            repeat(100) { b.messenger.recreateMessage(java.util.UUID.randomUUID().toString(), conv, "x", null, 1) }
+            repeat(100) { mb.recreateMessage(java.util.UUID.randomUUID().toString(), conv, "x", null, 1) }
         }
         makeGarbage()
         assertTrue(VoxDebug.liveHandles >= before + 100)

@@ -72,9 +72,17 @@ class MessengerTest {
     }
 
     @Test
-    fun versionAndAbi() {
+    fun versionAbiAndLog() {
         assertEquals(Client.ABI_VERSION, Client.abiVersion)
         assertTrue(Client.version.isNotEmpty())
+        val records = java.util.concurrent.ConcurrentLinkedQueue<String>()
+        VoxLog.set(LogLevel.DEBUG) { level, target, message -> records += "$level $target $message" }
+        runBlocking { loggedIn(1).close() }
+        VoxLog.set(LogLevel.OFF, null)
+        assertTrue(records.any { it.contains("vox_messenger") }, "log records arrive")
+        assertTrue(records.none { it.contains(TestServer.PASSWORD) }, "no password in the log")
+        assertEquals(0, VoxDebug.validateJson("{\"a\":1}", 0))
+        assertEquals(VoxStatus.INVALID_JSON, VoxDebug.validateJson("[1]", 1))
     }
 
     @Test

@@ -49,6 +49,11 @@ class Client private constructor(handle: Pointer) : NativeObject(handle, { Vox.l
 
     val state: ClientState
         get() {
+            if (VoxDirect.available) {
+                val out = IntArray(1)
+                Vox.check(VoxDirect.vox_client_state(handle, out))
+                return ClientState.of(out[0])
+            }
             val out = IntByReference()
             Vox.check(Vox.lib.vox_client_state(handle, out))
             return ClientState.of(out.value)

@@ -14,10 +14,13 @@ class Conversation internal constructor(handle: Pointer, val client: Client) :
 
     private val lib get() = Vox.lib
 
-    val uuid: String get() = Vox.string { lib.vox_conversation_uuid(handle, it) }
+    val uuid: String
+        get() = if (VoxDirect.available) VoxDirect.string { VoxDirect.vox_conversation_uuid(handle, it) }
+        else Vox.string { lib.vox_conversation_uuid(handle, it) }
 
     var title: String
-        get() = Vox.string { lib.vox_conversation_title(handle, it) }
+        get() = if (VoxDirect.available) VoxDirect.string { VoxDirect.vox_conversation_title(handle, it) }
+        else Vox.string { lib.vox_conversation_title(handle, it) }
         set(value) = Vox.check(lib.vox_conversation_set_title(handle, value))
 
     /** Custom data as JSON object text. Setting invalid JSON throws INVALID_JSON. */
@@ -40,7 +43,9 @@ class Conversation internal constructor(handle: Pointer, val client: Client) :
 
     /** UNIX seconds. */
     val lastUpdateTime: Long get() = Vox.long { lib.vox_conversation_last_update_time(handle, it) }
-    val lastSequence: Long get() = Vox.long { lib.vox_conversation_last_sequence(handle, it) }
+    val lastSequence: Long
+        get() = if (VoxDirect.available) VoxDirect.long { VoxDirect.vox_conversation_last_sequence(handle, it) }
+        else Vox.long { lib.vox_conversation_last_sequence(handle, it) }
 
     val participants: List<Participant>
         get() {
@@ -106,16 +111,28 @@ class Message internal constructor(handle: Pointer, val client: Client) :
 
     private val lib get() = Vox.lib
 
-    val uuid: String get() = Vox.string { lib.vox_message_uuid(handle, it) }
-    val conversationUuid: String get() = Vox.string { lib.vox_message_conversation(handle, it) }
-    val text: String get() = Vox.string { lib.vox_message_text(handle, it) }
+    val uuid: String
+        get() = if (VoxDirect.available) VoxDirect.string { VoxDirect.vox_message_uuid(handle, it) }
+        else Vox.string { lib.vox_message_uuid(handle, it) }
+    val conversationUuid: String
+        get() = if (VoxDirect.available) VoxDirect.string { VoxDirect.vox_message_conversation(handle, it) }
+        else Vox.string { lib.vox_message_conversation(handle, it) }
+    val text: String
+        get() = if (VoxDirect.available) VoxDirect.string { VoxDirect.vox_message_text(handle, it) }
+        else Vox.string { lib.vox_message_text(handle, it) }
 
     /** JSON text of an array of objects (`[]` when there is none). */
-    val payload: String get() = Vox.string { lib.vox_message_payload(handle, it) }
+    val payload: String
+        get() = if (VoxDirect.available) VoxDirect.string { VoxDirect.vox_message_payload(handle, it) }
+        else Vox.string { lib.vox_message_payload(handle, it) }
 
     /** The sender's IM id (0 for a recreated message). */
-    val sender: Long get() = Vox.long { lib.vox_message_sender(handle, it) }
-    val sequence: Long get() = Vox.long { lib.vox_message_sequence(handle, it) }
+    val sender: Long
+        get() = if (VoxDirect.available) VoxDirect.long { VoxDirect.vox_message_sender(handle, it) }
+        else Vox.long { lib.vox_message_sender(handle, it) }
+    val sequence: Long
+        get() = if (VoxDirect.available) VoxDirect.long { VoxDirect.vox_message_sequence(handle, it) }
+        else Vox.long { lib.vox_message_sequence(handle, it) }
 
     suspend fun update(text: String, payload: String? = null): MessengerEvent = runEvent(client) { k, op, e ->
         lib.vox_message_update(handle, text, payload, k, op, e)

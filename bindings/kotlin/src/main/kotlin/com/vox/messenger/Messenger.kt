@@ -18,7 +18,9 @@ class Messenger internal constructor(handle: Pointer, val client: Client) :
     NativeObject(handle, { Vox.lib.vox_messenger_free(it) }) {
 
     /** `username@appname.accname` of the logged-in user, or null before login. */
-    val me: String? get() = Vox.stringOrNull { Vox.lib.vox_messenger_get_me(handle, it) }
+    val me: String?
+        get() = if (VoxDirect.available) VoxDirect.stringOrNull { VoxDirect.vox_messenger_get_me(handle, it) }
+        else Vox.stringOrNull { Vox.lib.vox_messenger_get_me(handle, it) }
 
     suspend fun getUser(name: String): User = runOp(client, ::userOf) { k, op, e ->
         Vox.lib.vox_messenger_get_user_by_name(handle, name, k, op, e)

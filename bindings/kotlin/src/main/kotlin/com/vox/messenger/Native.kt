@@ -406,6 +406,7 @@ internal object Vox {
     /** Reads and frees a library string. */
     fun takeString(p: Pointer?): String? {
         if (p == null) return null
+        if (VoxDirect.available) return VoxDirect.take(Pointer.nativeValue(p))
         try {
             val len = lib.vox_string_len(p).toLong().toInt()
             return String(p.getByteArray(0, len), Charsets.UTF_8)

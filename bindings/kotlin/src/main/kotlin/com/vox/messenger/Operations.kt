@@ -118,10 +118,17 @@ class MessengerEvent internal constructor(
         /** Reads a borrowed `vox_event*` into Kotlin values (cloning the handles it keeps). */
         fun read(ev: Pointer, client: Client): MessengerEvent {
             val lib = Vox.lib
-            val typeRef = IntByReference()
-            Vox.check(lib.vox_event_type(ev, typeRef))
-            val type = EventType.of(typeRef.value)
-                ?: throw VoxException(VoxStatus.INTERNAL, 0, "unexpected event type ${typeRef.value}")
+            val direct = VoxDirect.available
+            val rawType = if (direct) {
+                val out = IntArray(1)
+                Vox.check(VoxDirect.vox_event_type(ev, out))
+                out[0]
+            } else {
+                val out = IntByReference()
+                Vox.check(lib.vox_event_type(ev, out))
+                out.value
+            }
+            val type = EventType.of(rawType) ?: throw VoxException(VoxStatus.INTERNAL, 0, "unexpected event type $rawType")
             var items = emptyList<MessengerEvent>()
             val count = com.sun.jna.ptr.NativeLongByReference()
             if (lib.vox_event_item_count(ev, count) == VoxStatus.OK) {
@@ -175,11 +182,11 @@ class MessengerEvent internal constructor(
             } else null
             return MessengerEvent(
                 type = type,
-                action = Vox.stringOrNull { lib.vox_event_action(ev, it) },
-                initiator = Vox.longOrNull { lib.vox_event_initiator(ev, it) },
-                sequence = Vox.longOrNull { lib.vox_event_sequence(ev, it) },
-                timestamp = Vox.longOrNull { lib.vox_event_timestamp(ev, it) },
-                conversationUuid = Vox.stringOrNull { lib.vox_event_conversation_uuid(ev, it) },
+                action = if (direct) VoxDirect.stringOrNull { VoxDirect.vox_event_action(ev, it) } else Vox.stringOrNull { lib.vox_event_action(ev, it) },
+                initiator = if (direct) VoxDirect.longOrNull { VoxDirect.vox_event_initiator(ev, it) } else Vox.longOrNull { lib.vox_event_initiator(ev, it) },
+                sequence = if (direct) VoxDirect.longOrNull { VoxDirect.vox_event_sequence(ev, it) } else Vox.longOrNull { lib.vox_event_sequence(ev, it) },
+                timestamp = if (direct) VoxDirect.longOrNull { VoxDirect.vox_event_timestamp(ev, it) } else Vox.longOrNull { lib.vox_event_timestamp(ev, it) },
+                conversationUuid = if (direct) VoxDirect.stringOrNull { VoxDirect.vox_event_conversation_uuid(ev, it) } else Vox.stringOrNull { lib.vox_event_conversation_uuid(ev, it) },
                 user = user,
                 conversation = conversation,
                 message = message,

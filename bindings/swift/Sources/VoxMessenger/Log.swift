@@ -1,0 +1,59 @@
+import CVoxMessenger
+
+/// The library's log records (`vox_set_log_callback`). Passwords, digests and tokens are never
+/// logged.
+public enum VoxLog {
+    public enum Level: Sendable, Hashable, Comparable {
+        case error, warn, info, debug, trace
+
+        var cValue: Int32 {
+            switch self {
+            case .error: VOX_LOG_ERROR
+            case .warn: VOX_LOG_WARN
+            case .info: VOX_LOG_INFO
+            case .debug: VOX_LOG_DEBUG
+            case .trace: VOX_LOG_TRACE
+            }
+        }
+
+        init(cValue: Int32) {
+            switch cValue {
+            case VOX_LOG_ERROR: self = .error
+            case VOX_LOG_WARN: self = .warn
+            case VOX_LOG_INFO: self = .info
+            case VOX_LOG_DEBUG: self = .debug
+            default: self = .trace
+            }
+        }
+    }
+
+    /// Sends records at `level` and more severe to `handler(level, target, message)`. The handler
+    /// runs on whichever library thread logs, possibly on several at once: keep it quick. A later
+    /// call replaces it; the library keeps no way to release the previous one, so each call keeps
+    /// one small object alive for the life of the process (call this once, at start-up).
+    public static func setHandler(
+        level: Level, _ handler: @escaping @Sendable (Level, String, String) -> Void
+    ) throws {
+        // Never released: the previous callback "may still be running on another thread for a
+        // moment" after a replacement (the header), and there is no release callback.
+        let userData = Unmanaged.passRetained(LogBox(handler)).toOpaque()
+        try check(vox_set_log_callback(level.cValue, { userData, level, target, message in
+            guard let userData else { return }
+            let box = Unmanaged<LogBox>.fromOpaque(userData).takeUnretainedValue()
+            box.handler(
+                Level(cValue: level),
+                target.map { String(cString: $0) } ?? "",
+                message.map { String(cString: $0) } ?? "")
+        }, userData))
+    }
+
+    /// Turns logging off.
+    public static func disable() throws {
+        try check(vox_set_log_callback(VOX_LOG_OFF, nil, nil))
+    }
+}
+
+final class LogBox: Sendable {
+    let handler: @Sendable (VoxLog.Level, String, String) -> Void
+    init(_ handler: @escaping @Sendable (VoxLog.Level, String, String) -> Void) { self.handler = handler }
+}

@@ -12,6 +12,11 @@ command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+[ -f /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== apt-get install ${missing[*]}"
   as_root apt-get update -qq

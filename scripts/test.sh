@@ -14,5 +14,14 @@ cargo test --workspace --locked
 echo "== C test program against the real server, under valgrind"
 ./tests/c/run.sh
 
+echo "== C++ binding: GoogleTest against the real server (and under valgrind)"
+./bindings/cpp/run-tests.sh
+
+echo "== Kotlin/JVM binding: JUnit 5 against the real server"
+./bindings/kotlin/run-tests.sh
+
+echo "== Swift binding: every C symbol it uses exists in the header (no Swift toolchain here)"
+./bindings/swift/check-symbols.sh
+
 echo "== Web SDK conformance (headless Chromium)"
 VOX_SERVER_BIN="$PWD/target/debug/vox-messenger-server" npm --prefix conformance test

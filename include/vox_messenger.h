@@ -446,7 +446,8 @@ int32_t vox_client_connect(const vox_client *client,
                            vox_error **out_error);
 
 // Close the session gracefully. Every pending operation completes with
-// VOX_ERR_CONNECTION_CLOSED; then this one (no result).
+// VOX_ERR_CONNECTION_CLOSED (a `vox_client_connect` still in progress: VOX_ERR_CONNECTION_FAILED);
+// then this one (no result).
 int32_t vox_client_disconnect(const vox_client *client,
                               vox_completion completion,
                               vox_op_id *out_op,
@@ -531,7 +532,8 @@ int32_t vox_client_off_event(const vox_client *client, vox_listener_id id);
 int32_t vox_client_messenger(const vox_client *client, vox_messenger **out);
 
 // Free a client: it disconnects (every pending operation completes with
-// VOX_ERR_CONNECTION_CLOSED, on the callback thread), every listener registered on it or its
+// VOX_ERR_CONNECTION_CLOSED, a connect still in progress with VOX_ERR_CONNECTION_FAILED, on the
+// callback thread), every listener registered on it or its
 // messenger is removed (their `release` runs on the callback thread), and the handle becomes
 // invalid. Messenger, conversation and message handles obtained from it stay valid until freed
 // (reading them works; their network calls fail). NULL → no-op; a stale handle or a second free

@@ -365,3 +365,26 @@ async fn multi_frame_replies_complete_in_request_order() {
     mock.push(json!({"service":"chat","event":"onError","payload":{"initiator":1001,"on_incoming_event":"getUser","code":25,"description":"User is not found."},"request_uuid":uuid}));
     assert_eq!(within(rx.recv()).await.unwrap(), "25 Some(UserNotFound)");
 }
+
+#[tokio::test]
+async fn a_cancelled_connect_completes_with_cancelled() {
+    // A TCP listener that accepts and never answers the WebSocket handshake: connect stays pending.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let _keep = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let c = Client::new(common::config(&format!("ws://{addr}"))).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let op = c.connect_cb(move |r| {
+        let _ = tx.send(r);
+    });
+    c.cancel(op);
+    let r = within(rx.recv()).await.expect("the connect completes");
+    assert!(matches!(r, Err(Error::Cancelled)), "got {r:?}");
+    // Exactly once: nothing else arrives.
+    assert!(rx.try_recv().is_err());
+}

@@ -554,7 +554,10 @@ impl Actor {
             return deliver(p.cb, Err(Error::Cancelled));
         }
         if self.connect_cb.as_ref().is_some_and(|(o, _)| *o == op) {
+            // A cancelled connect completes with Cancelled, like every other cancelled call.
+            let (_, cb) = self.connect_cb.take().expect("checked");
             self.finish_disconnect("connect cancelled");
+            deliver(cb, Err(Error::Cancelled));
         }
     }
 

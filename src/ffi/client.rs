@@ -296,7 +296,8 @@ pub unsafe extern "C" fn vox_client_connect(
 }
 
 /// Close the session gracefully. Every pending operation completes with
-/// VOX_ERR_CONNECTION_CLOSED; then this one (no result).
+/// VOX_ERR_CONNECTION_CLOSED (a `vox_client_connect` still in progress: VOX_ERR_CONNECTION_FAILED);
+/// then this one (no result).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vox_client_disconnect(
     client: *const vox_client,
@@ -594,7 +595,8 @@ pub unsafe extern "C" fn vox_client_messenger(
 }
 
 /// Free a client: it disconnects (every pending operation completes with
-/// VOX_ERR_CONNECTION_CLOSED, on the callback thread), every listener registered on it or its
+/// VOX_ERR_CONNECTION_CLOSED, a connect still in progress with VOX_ERR_CONNECTION_FAILED, on the
+/// callback thread), every listener registered on it or its
 /// messenger is removed (their `release` runs on the callback thread), and the handle becomes
 /// invalid. Messenger, conversation and message handles obtained from it stay valid until freed
 /// (reading them works; their network calls fail). NULL → no-op; a stale handle or a second free

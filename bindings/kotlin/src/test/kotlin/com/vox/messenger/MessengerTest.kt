@@ -409,5 +409,10 @@ class MessengerTest {
     @AfterAll
     fun noDuplicates() {
         assertEquals(0, VoxDebug.duplicateCompletions)
+        // Every completion ran on one thread, attached to the JVM once (a daemon, never detached).
+        val threads = Vox.callbackThreads.toList()
+        assertEquals(1, threads.size, "callback threads: $threads")
+        assertTrue(threads[0].isDaemon)
+        assertEquals("vox-callback", threads[0].name)
     }
 }

@@ -16,7 +16,7 @@ case "$CARGO_TARGET_DIR" in /*) ;; *) CARGO_TARGET_DIR=$ROOT/$CARGO_TARGET_DIR ;
 test -f "$CARGO_TARGET_DIR/debug/libvox_messenger.so" || { echo "no $CARGO_TARGET_DIR/debug/libvox_messenger.so"; exit 1; }
 
 cd "$HERE"
-ARGS=(-q -B test)
+ARGS=(-q -B -Dstyle.color=never test)
 if [ -n "${VOX_BENCH:-}" ]; then ARGS+=(-Dvox.bench=true); fi
 mvn "${ARGS[@]}"
 echo "Kotlin binding tests passed"

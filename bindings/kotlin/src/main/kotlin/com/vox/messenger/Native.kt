@@ -325,6 +325,9 @@ internal object Vox {
     val duplicateCompletions = AtomicLong()
     val cancelledCompletions = AtomicLong()
 
+    /** The JVM threads completions ran on (one: the library's callback thread, attached once). */
+    val callbackThreads: MutableSet<Thread> = ConcurrentHashMap.newKeySet()
+
     fun register(sink: Any): Pointer {
         val id = nextId.getAndIncrement()
         sinks[id] = sink
@@ -343,6 +346,7 @@ internal object Vox {
     val completionFn: CompletionFn = object : CompletionFn {
         override fun invoke(userData: Pointer?, status: Int, error: Pointer?, result: Pointer?) {
             completionsRun.incrementAndGet()
+            callbackThreads.add(Thread.currentThread())
             if (status == VoxStatus.CANCELLED) cancelledCompletions.incrementAndGet()
             val s = sink(userData) as? CompletionSink ?: return
             if (s.calls.incrementAndGet() != 1) {

@@ -202,6 +202,7 @@ class MessengerTest {
             assertTrue(pub.copy().use { it.uuid == uuid })
             pub.removeParticipants(listOf(users[1].imId)).close()
             val msg = pub.sendMessage("one")
+            val msgSeq = msg.sequence
             pub.sendMessage("two").close()
             val history = pub.retransmitEvents(1, msg.sequence + 1)
             assertTrue(history.items.isNotEmpty())
@@ -211,6 +212,12 @@ class MessengerTest {
             pub.retransmitEventsTo(msg.sequence, 10).use { assertTrue(it.items.isNotEmpty()) }
             msg.close()
 
+            pub.use {
+                assertEquals(false, it.isDirect)
+                assertEquals(false, it.isUber)
+                assertTrue(it.lastUpdateTime >= it.createdTime)
+                assertTrue(it.lastSequence in 1..msgSeq) // a snapshot taken at creation
+            }
             // Local objects from cached values.
             val again = m.recreateConversation(ConversationConfig(title = "cached"), uuid, 5, 1_700_000_000, 1_600_000_000)
             assertEquals(uuid, again.uuid)
@@ -322,16 +329,17 @@ class MessengerTest {
 
         // Cleaner: forgotten objects are freed once unreachable.
         val b = loggedIn(2)
-        val mb = b.messenger // (created before counting: it is a handle too)
-        val before = VoxDebug.liveHandles
-        fun makeGarbage() {
+        val mb = b.messenger
+        // Keep only the raw handles: generation-checked, they answer INVALID_HANDLE once freed.
+        fun makeGarbage(): List<com.sun.jna.Pointer> {
             val conv = java.util.UUID.randomUUID().toString()
-            repeat(100) { mb.recreateMessage(java.util.UUID.randomUUID().toString(), conv, "x", null, 1) }
+            return List(100) { mb.recreateMessage(java.util.UUID.randomUUID().toString(), conv, "x", null, 1).handle }
         }
-        makeGarbage()
-        assertTrue(VoxDebug.liveHandles >= before + 100)
+        val raw = makeGarbage()
+        fun freed(p: com.sun.jna.Pointer) =
+            Vox.lib.vox_message_sequence(p, com.sun.jna.ptr.LongByReference()) == VoxStatus.INVALID_HANDLE
         withTimeout(TIMEOUT) {
-            while (VoxDebug.liveHandles > before) {
+            while (!raw.all(::freed)) {
                 System.gc()
                 delay(10)
             }
@@ -340,8 +348,53 @@ class MessengerTest {
     }
 
     @Test
+    fun configOptionsAndForgottenClient() = runBlocking {
+        // Fallback servers and a reconnect schedule: the first (dead) server is skipped.
+        val config = ClientConfig(
+            fallbackServers = listOf(server.url),
+            requestSpacingMs = 0,
+            requestTimeoutMs = 5_000,
+            connectTimeoutMs = 2_000,
+            reconnectDelaysMs = listOf(100, 200),
+            reconnectJitterPercent = 10,
+        )
+        Client("ws://127.0.0.1:1", config).use { client ->
+            withTimeout(TIMEOUT) {
+                client.connect()
+                client.login(TestServer.user(1), TestServer.PASSWORD)
+            }
+        }
+        val bad = assertThrows(VoxException::class.java) { Client("ftp://nowhere") }
+        assertEquals(VoxStatus.INVALID_ARGUMENT, bad.status)
+        val tls = assertThrows(VoxException::class.java) {
+            Client("wss://127.0.0.1:1", ClientConfig(customCaPem = "not a certificate"))
+        }
+        assertEquals(VoxStatus.TLS, tls.status)
+        Client("wss://127.0.0.1:1", ClientConfig(pinnedCertificate = ByteArray(16) { it.toByte() })).close()
+
+        // A forgotten client (and its messenger) is freed by the Cleaner.
+        fun forget(): Pair<com.sun.jna.Pointer, com.sun.jna.Pointer> {
+            val c = Client(server.url)
+            return c.handle to c.messenger.handle
+        }
+        val (clientHandle, messengerHandle) = forget()
+        val out = com.sun.jna.ptr.IntByReference()
+        val me = com.sun.jna.ptr.PointerByReference()
+        withTimeout(TIMEOUT) {
+            while (Vox.lib.vox_client_state(clientHandle, out) != VoxStatus.INVALID_HANDLE ||
+                Vox.lib.vox_messenger_get_me(messengerHandle, me) != VoxStatus.INVALID_HANDLE
+            ) {
+                System.gc()
+                delay(10)
+            }
+        }
+    }
+
+    @Test
     fun flowUnregistersWhenCollectionStops() = runBlocking {
         val a = loggedIn(1)
+        // Earlier tests' completions and listeners are all released (none leaked).
+        withTimeout(TIMEOUT) { while (VoxDebug.pendingCallbacks != 0) delay(5) }
         val pendingBefore = VoxDebug.pendingCallbacks
         val (_, job) = listen { a.messenger.events(onListening = it) } // every type: 18 listeners
         assertEquals(pendingBefore + EventType.entries.size, VoxDebug.pendingCallbacks)
@@ -356,5 +409,10 @@ class MessengerTest {
     @AfterAll
     fun noDuplicates() {
         assertEquals(0, VoxDebug.duplicateCompletions)
+        // Every completion ran on one thread, attached to the JVM once (a daemon, never detached).
+        val threads = Vox.callbackThreads.toList()
+        assertEquals(1, threads.size, "callback threads: $threads")
+        assertTrue(threads[0].isDaemon)
+        assertEquals("vox-callback", threads[0].name)
     }
 }

@@ -17,6 +17,8 @@ command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v clang >/dev/null 2>&1 || missing+=(clang)
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== apt-get install ${missing[*]}"
   as_root apt-get update -qq
@@ -38,3 +40,10 @@ for dir in web conformance; do
     fi
   fi
 done
+
+# A Swift parser for the Swift package's syntax check (there is no Swift toolchain here).
+if [ ! -x target/swift-venv/bin/python ] || ! target/swift-venv/bin/python -c 'import tree_sitter_swift' 2>/dev/null; then
+  echo "== tree-sitter-swift (pip, in target/swift-venv)"
+  python3 -m venv target/swift-venv
+  target/swift-venv/bin/pip install -q tree-sitter==0.26.1 tree-sitter-swift==0.7.4
+fi

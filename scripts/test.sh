@@ -21,7 +21,7 @@ echo "== Kotlin/JVM binding: JUnit 5 against the real server"
 ./bindings/kotlin/run-tests.sh
 
 echo "== Swift binding: every C symbol it uses exists in the header (no Swift toolchain here)"
-./bindings/swift/check-symbols.sh
+PYTHON_TS="$PWD/target/swift-venv/bin/python" ./bindings/swift/check-symbols.sh
 
 echo "== Web SDK conformance (headless Chromium)"
 VOX_SERVER_BIN="$PWD/target/debug/vox-messenger-server" npm --prefix conformance test

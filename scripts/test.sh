@@ -20,6 +20,9 @@ echo "== C++ binding: GoogleTest against the real server (and under valgrind)"
 echo "== Kotlin/JVM binding: JUnit 5 against the real server"
 ./bindings/kotlin/run-tests.sh
 
+echo "== Interop: a C++ program and a Kotlin program chat through the server"
+./tests/interop/cpp_kotlin_chat.sh
+
 echo "== Swift binding: every C symbol it uses exists in the header (no Swift toolchain here)"
 PYTHON_TS="$PWD/target/swift-venv/bin/python" ./bindings/swift/check-symbols.sh
 

@@ -20,7 +20,8 @@ const MSG: &str = "4c8d2ebc-bbec-4230-aaa8-a5222a8b25e5";
 fn shared_dir() -> PathBuf {
     match std::env::var_os("VOX_SHARED_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+        // The repository's copy (`protocol/vectors/`), laid out like the shared folder.
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")),
     }
 }
 

@@ -2,8 +2,8 @@
 //! (`shared/protocol/vectors/websdk-4.13-requests.jsonl`) and the server replies quoted in
 //! `shared/protocol/transport-and-login.md` and `messaging.md`.
 //!
-//! The shared folder is found at `$VOX_SHARED_DIR`, or else at `../../shared` from this crate
-//! (the repository clone and `shared/` side by side).
+//! The vectors are read from the repository's copy (`protocol/vectors/`), or from
+//! `$VOX_SHARED_DIR/protocol/vectors/` when that variable is set.
 
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,7 +31,8 @@ const VECTOR_COUNT: usize = 48;
 fn shared_dir() -> PathBuf {
     match std::env::var_os("VOX_SHARED_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        // The repository's copy (`protocol/vectors/`), laid out like the shared folder.
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."),
     }
 }
 

@@ -48,6 +48,8 @@ export async function startServer({ bin = serverBinary(), readyTimeoutMs = 20_00
     'serve', '--dev',
     '--listen', '127.0.0.1:0',
     '--admin-listen', '127.0.0.1:0',
+    // A plain ws:// listener too, for native SDK clients (C++/Kotlin examples) in interop scenarios.
+    '--plain-listen', '127.0.0.1:0',
     '--web-root', webRoot,
     '--db', path.join(dir, 'conformance.sqlite3'),
   ];
@@ -96,6 +98,7 @@ export async function startServer({ bin = serverBinary(), readyTimeoutMs = 20_00
   child.once('exit', () => { exited = true; });
   return {
     wss: ready.wss,
+    ws: ready.ws,
     admin: ready.admin,
     adminKey: ready.admin_key,
     cert: ready.cert,

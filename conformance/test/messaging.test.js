@@ -11,7 +11,10 @@
 // Run: npm test   (env: VOX_SERVER_BIN, VOX_SERVER_LOG=1, VOX_BROWSER_LOG=1; see README.md)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, admin } from '../lib/server.js';
+import { startServer, admin, repoRoot } from '../lib/server.js';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { launchBrowser, SdkPage } from '../lib/browser.js';
 import { Chat, participant, assertPerms } from '../lib/messenger.js';
 import { startProxy } from '../lib/proxy.js';
@@ -894,5 +897,50 @@ scenario('the demo page: two users chat through the UI (create, send, typing, re
     for (const p of [one, two, again]) assert.equal(await p.textContent('#chat-error'), '', 'no failed SDK call in the demo');
   } finally {
     for (const c of contexts) await c.close().catch(() => {});
+  }
+});
+
+// Interop: the official Web SDK (a page, user1) and a native program on the C++ wrapper
+// (bindings/cpp/examples/chat.cpp, user2) chat through the server. The C++ program is built by
+// bindings/cpp/run-tests.sh (scripts/test.sh runs it first); VOX_CPP_CHAT overrides its path.
+scenario('interop: a Web SDK page and the C++ wrapper chat both ways', async ({ login }) => {
+  const target = process.env.CARGO_TARGET_DIR
+    ? path.resolve(repoRoot, process.env.CARGO_TARGET_DIR)
+    : path.join(repoRoot, 'target');
+  const bin = process.env.VOX_CPP_CHAT ?? path.join(target, 'cpp-build', 'vox_chat');
+  assert.ok(existsSync(bin), `the C++ chat example ${bin} is built (bindings/cpp/run-tests.sh)`);
+  assert.ok(server.ws, 'the server has a plain ws:// listener for native clients');
+  const a = await login('user1');
+  const since = a.mark();
+  const cpp = spawn(bin, ['chat', `ws://${server.ws}`, 'user2@app.acc.voximplant.com', 'secret', 'user1@app.acc'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const waiters = [];
+  const onData = (chunk) => {
+    out += chunk;
+    for (const w of waiters.splice(0)) {
+      if (out.includes(w.text)) w.resolve();
+      else waiters.push(w);
+    }
+  };
+  cpp.stdout.setEncoding('utf8').on('data', onData);
+  cpp.stderr.setEncoding('utf8').on('data', onData);
+  const printed = (text, timeout = 15_000) => new Promise((resolve, reject) => {
+    if (out.includes(text)) return resolve();
+    const timer = setTimeout(() => reject(new Error(`the C++ program did not print ${JSON.stringify(text)}; it printed:\n${out}`)), timeout);
+    waiters.push({ text, resolve: () => { clearTimeout(timer); resolve(); } });
+  });
+  try {
+    await printed('conversation open');
+    const created = await a.event('CreateConversation', (e) => e.conversation?.title === 'C++ console chat', { since });
+    const uuid = created.conversation.uuid;
+    cpp.stdin.write('hello from C++\n');
+    const got = await a.event('SendMessage', (e) => e.message?.text === 'hello from C++', { since });
+    assert.equal(got.message.conversation, uuid, 'the C++ message lands in the conversation it created');
+    await a.conv(uuid, 'sendMessage', 'hello from the Web SDK');
+    await printed('hello from the Web SDK');
+  } finally {
+    cpp.kill();
   }
 });

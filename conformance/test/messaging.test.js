@@ -900,21 +900,26 @@ scenario('the demo page: two users chat through the UI (create, send, typing, re
   }
 });
 
-// Interop: the official Web SDK (a page, user1) and a native program on the C++ wrapper
-// (bindings/cpp/examples/chat.cpp, user2) chat through the server. The C++ program is built by
-// bindings/cpp/run-tests.sh (scripts/test.sh runs it first); VOX_CPP_CHAT overrides its path.
-scenario('interop: a Web SDK page and the C++ wrapper chat both ways', async ({ login }) => {
-  const target = process.env.CARGO_TARGET_DIR
-    ? path.resolve(repoRoot, process.env.CARGO_TARGET_DIR)
-    : path.join(repoRoot, 'target');
-  const bin = process.env.VOX_CPP_CHAT ?? path.join(target, 'cpp-build', 'vox_chat');
-  assert.ok(existsSync(bin), `the C++ chat example ${bin} is built (bindings/cpp/run-tests.sh)`);
+// Interop: the official Web SDK (a page, user1) and native programs on the C++ wrapper
+// (bindings/cpp/examples/chat.cpp, user2) and on the Kotlin wrapper
+// (bindings/kotlin/examples/KotlinChat.kt, user3) chat through the server. The C++ program is
+// built by bindings/cpp/run-tests.sh and the Kotlin one compiled by bindings/kotlin/run-tests.sh
+// (scripts/test.sh runs both first); VOX_CPP_CHAT overrides the C++ program's path.
+const cargoTarget = () => (process.env.CARGO_TARGET_DIR
+  ? path.resolve(repoRoot, process.env.CARGO_TARGET_DIR)
+  : path.join(repoRoot, 'target'));
+
+/**
+ * Starts a native chat program (`cmd args…`) that opens a conversation titled `title` with user1
+ * and prints `openText` when ready; the page of user1 and the program then exchange one message
+ * each way.
+ */
+async function chatWithNative(login, { cmd, args, title, openText, timeout = 15_000 }) {
+  assert.ok(existsSync(cmd), `the native chat program ${cmd} is built`);
   assert.ok(server.ws, 'the server has a plain ws:// listener for native clients');
   const a = await login('user1');
   const since = a.mark();
-  const cpp = spawn(bin, ['chat', `ws://${server.ws}`, 'user2@app.acc.voximplant.com', 'secret', 'user1@app.acc'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   const waiters = [];
   const onData = (chunk) => {
@@ -924,23 +929,44 @@ scenario('interop: a Web SDK page and the C++ wrapper chat both ways', async ({ 
       else waiters.push(w);
     }
   };
-  cpp.stdout.setEncoding('utf8').on('data', onData);
-  cpp.stderr.setEncoding('utf8').on('data', onData);
-  const printed = (text, timeout = 15_000) => new Promise((resolve, reject) => {
+  child.stdout.setEncoding('utf8').on('data', onData);
+  child.stderr.setEncoding('utf8').on('data', onData);
+  const printed = (text, ms) => new Promise((resolve, reject) => {
     if (out.includes(text)) return resolve();
-    const timer = setTimeout(() => reject(new Error(`the C++ program did not print ${JSON.stringify(text)}; it printed:\n${out}`)), timeout);
+    const timer = setTimeout(() => reject(new Error(`${path.basename(cmd)} did not print ${JSON.stringify(text)}; it printed:\n${out}`)), ms);
     waiters.push({ text, resolve: () => { clearTimeout(timer); resolve(); } });
   });
   try {
-    await printed('conversation open');
-    const created = await a.event('CreateConversation', (e) => e.conversation?.title === 'C++ console chat', { since });
+    await printed(openText, timeout);
+    const created = await a.event('CreateConversation', (e) => e.conversation?.title === title, { since });
     const uuid = created.conversation.uuid;
-    cpp.stdin.write('hello from C++\n');
-    const got = await a.event('SendMessage', (e) => e.message?.text === 'hello from C++', { since });
-    assert.equal(got.message.conversation, uuid, 'the C++ message lands in the conversation it created');
+    child.stdin.write('hello from the native SDK\n');
+    const got = await a.event('SendMessage', (e) => e.message?.text === 'hello from the native SDK', { since });
+    assert.equal(got.message.conversation, uuid, 'the native message lands in the conversation it created');
     await a.conv(uuid, 'sendMessage', 'hello from the Web SDK');
-    await printed('hello from the Web SDK');
+    await printed('hello from the Web SDK', 15_000);
   } finally {
-    cpp.kill();
+    child.kill();
   }
+}
+
+scenario('interop: a Web SDK page and the C++ wrapper chat both ways', async ({ login }) => {
+  const cmd = process.env.VOX_CPP_CHAT ?? path.join(cargoTarget(), 'cpp-build', 'vox_chat');
+  await chatWithNative(login, {
+    cmd,
+    args: ['chat', `ws://${server.ws}`, 'user2@app.acc.voximplant.com', 'secret', 'user1@app.acc'],
+    title: 'C++ console chat',
+    openText: 'conversation open',
+  });
 });
+
+scenario('interop: a Web SDK page and the Kotlin wrapper chat both ways', async ({ login }) => {
+  const cmd = path.join(repoRoot, 'bindings', 'kotlin', 'chat.sh');
+  await chatWithNative(login, {
+    cmd,
+    args: [`ws://${server.ws}`, 'user3@app.acc.voximplant.com', 'secret', 'user1@app.acc'],
+    title: 'Kotlin console chat',
+    openText: 'conversation with user1@app.acc open',
+    timeout: 90_000, // chat.sh asks Maven for the classpath first
+  });
+}, { timeout: 150_000 });

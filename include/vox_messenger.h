@@ -404,13 +404,20 @@ int32_t vox_client_config_new(const char *server, vox_client_config **out);
 // Add a fallback server (tried in order when the previous ones fail).
 int32_t vox_client_config_add_server(vox_client_config *cfg, const char *server);
 
-// Trust only certificates chaining to these CA certificates (PEM text) for wss.
+// Trust only certificates chaining to these CA certificates (PEM text) for wss, instead of the
+// operating system's store (the default).
 int32_t vox_client_config_set_custom_ca(vox_client_config *cfg, const char *pem);
 
 // Accept exactly this server certificate (PEM text or DER bytes, `len` bytes) for wss.
 int32_t vox_client_config_set_pinned_certificate(vox_client_config *cfg,
                                                  const uint8_t *cert,
                                                  size_t len);
+
+// Trust only the Mozilla root store bundled with the library for wss, ignoring the operating
+// system's store (the default trusts the OS store: the system CA bundle or `SSL_CERT_FILE` on
+// Linux, the keychain on Apple platforms, the certificate store on Windows; Android always uses
+// the bundled roots). Replaces a custom CA or pinned certificate set earlier.
+int32_t vox_client_config_use_bundled_roots(vox_client_config *cfg);
 
 // Time limits in milliseconds: every request fails with VOX_ERR_TIMEOUT after
 // `request_timeout_ms`; opening a socket plus the handshake may take `connect_timeout_ms`.

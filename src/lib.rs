@@ -19,8 +19,9 @@
 //!
 //! ## Layers
 //!
-//! * [`transport`] — WebSocket (`ws://`, `wss://` with rustls: the webpki roots, a custom CA, or a
-//!   pinned certificate), one task per socket.
+//! * [`transport`] — WebSocket (`ws://`, `wss://` with rustls: the operating system's trust store
+//!   by default, or the bundled Mozilla roots, a custom CA, or a pinned certificate), one task
+//!   per socket.
 //! * `client` — [`Client`]: one *connection actor* per client (a tokio task) drives the sans-I/O
 //!   session machine of `vox_protocol::session` (seq, ACKs, pings every 2 s, un-ACKed buffer),
 //!   reconnects and resumes with the Web SDK's schedule plus jitter, logs in, and correlates

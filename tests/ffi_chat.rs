@@ -1064,8 +1064,18 @@ fn wss_with_a_custom_ca_or_a_pinned_certificate() {
             vox_event_free(d.ok());
             vox_client_free(c);
         }
-        // The default root store refuses the self-signed certificate.
+        // The default (OS) store and the bundled roots refuse the self-signed certificate; a
+        // custom CA set before the bundled roots is replaced by them.
         let c = new_client(&srv.wss);
+        let d = call(|cm, op, e| vox_client_connect(c, cm, op, e));
+        assert_eq!(d.status, VOX_ERR_CONNECTION_FAILED, "{}", d.message);
+        vox_client_free(c);
+        let cfg = config(&srv.wss);
+        assert_eq!(vox_client_config_set_custom_ca(cfg, pem.as_ptr()), VOX_OK);
+        assert_eq!(vox_client_config_use_bundled_roots(cfg), VOX_OK);
+        let mut c = null_mut();
+        assert_eq!(vox_client_new(cfg, &mut c, null_mut()), VOX_OK);
+        vox_client_config_free(cfg);
         let d = call(|cm, op, e| vox_client_connect(c, cm, op, e));
         assert_eq!(d.status, VOX_ERR_CONNECTION_FAILED, "{}", d.message);
         vox_client_free(c);

@@ -148,6 +148,10 @@ fn null_for_every_pointer_argument() {
                 vox_client_config_set_custom_ca(null_mut(), x),
             ),
             (
+                "config_use_bundled_roots cfg",
+                vox_client_config_use_bundled_roots(null_mut()),
+            ),
+            (
                 "config_set_pinned cfg",
                 vox_client_config_set_pinned_certificate(null_mut(), x.cast(), 1),
             ),

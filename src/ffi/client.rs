@@ -132,7 +132,8 @@ pub unsafe extern "C" fn vox_client_config_add_server(
     })
 }
 
-/// Trust only certificates chaining to these CA certificates (PEM text) for wss.
+/// Trust only certificates chaining to these CA certificates (PEM text) for wss, instead of the
+/// operating system's store (the default).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vox_client_config_set_custom_ca(
     cfg: *mut vox_client_config,
@@ -159,6 +160,20 @@ pub unsafe extern "C" fn vox_client_config_set_pinned_certificate(
         let bytes = in_array(cert, len, "cert")?.to_vec();
         with_config(cfg, |c| {
             c.tls = TlsTrust::PinnedCertificate(bytes);
+            Ok(())
+        })
+    })
+}
+
+/// Trust only the Mozilla root store bundled with the library for wss, ignoring the operating
+/// system's store (the default trusts the OS store: the system CA bundle or `SSL_CERT_FILE` on
+/// Linux, the keychain on Apple platforms, the certificate store on Windows; Android always uses
+/// the bundled roots). Replaces a custom CA or pinned certificate set earlier.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vox_client_config_use_bundled_roots(cfg: *mut vox_client_config) -> i32 {
+    guard0(|| {
+        with_config(cfg, |c| {
+            c.tls = TlsTrust::WebPkiRoots;
             Ok(())
         })
     })

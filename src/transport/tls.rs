@@ -1,5 +1,19 @@
-//! TLS trust for `wss://`: the webpki root store by default, a custom CA (PEM) for a
+//! TLS trust for `wss://`: the operating system's trust store by default (through
+//! `rustls-platform-verifier`), the Mozilla roots bundled with the SDK, a custom CA (PEM) for a
 //! self-hosted server, or a pinned server certificate.
+//!
+//! Where the platform store comes from:
+//!
+//! | OS | roots and verification |
+//! |----|------------------------|
+//! | Linux and other Unix | the system CA bundle found by `openssl-probe` (e.g. `/etc/ssl/certs/ca-certificates.crt`), or the PEM file named by `SSL_CERT_FILE` / the directory named by `SSL_CERT_DIR` when set; verified by webpki |
+//! | macOS, iOS | Security.framework (keychains, MDM-installed roots, revocation) |
+//! | Windows | the Windows certificate store and CryptoAPI |
+//! | Android | the bundled Mozilla roots: the Android trust manager needs a JNI context that a JNA-loaded library never receives (see `TlsTrust::Platform`) |
+//!
+//! When the platform has no usable root at all (a minimal container without `ca-certificates`),
+//! `Platform` falls back to the bundled roots and logs a warning rather than refusing every
+//! server.
 
 use crate::error::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -12,8 +26,12 @@ use std::sync::Arc;
 /// Which server certificates a `wss://` connection accepts.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub enum TlsTrust {
-    /// The Mozilla root store shipped with the SDK (`webpki-roots`).
+    /// The operating system's trust store (the default): what the device's browser trusts,
+    /// including roots an administrator installed. On Android this is the same as
+    /// [`TlsTrust::WebPkiRoots`].
     #[default]
+    Platform,
+    /// The Mozilla root store shipped with the SDK (`webpki-roots`), whatever the OS trusts.
     WebPkiRoots,
     /// Only certificates chaining to these CA certificates (PEM text, one or more).
     CustomCa(String),
@@ -25,6 +43,7 @@ pub enum TlsTrust {
 impl std::fmt::Debug for TlsTrust {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            TlsTrust::Platform => f.write_str("Platform"),
             TlsTrust::WebPkiRoots => f.write_str("WebPkiRoots"),
             TlsTrust::CustomCa(_) => f.write_str("CustomCa(..)"),
             TlsTrust::PinnedCertificate(_) => f.write_str("PinnedCertificate(..)"),
@@ -46,17 +65,46 @@ fn pem_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
     Ok(certs)
 }
 
+fn bundled_roots() -> rustls::RootCertStore {
+    rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned())
+}
+
+/// The OS verifier, or `None` where the OS offers nothing usable (Android without a JNI
+/// context, a Linux system without any CA bundle): the caller then uses the bundled roots.
+fn platform_verifier() -> Option<Arc<dyn ServerCertVerifier>> {
+    #[cfg(target_os = "android")]
+    {
+        tracing::debug!("TLS: Android, using the bundled Mozilla roots");
+        None
+    }
+    #[cfg(not(target_os = "android"))]
+    match rustls_platform_verifier::Verifier::new(provider()) {
+        Ok(v) => Some(Arc::new(v)),
+        Err(e) => {
+            tracing::warn!(error = %e, "TLS: no usable OS trust store; using the bundled Mozilla roots");
+            None
+        }
+    }
+}
+
 /// Build the rustls client configuration for `trust`.
 pub(crate) fn client_config(trust: &TlsTrust) -> Result<Arc<rustls::ClientConfig>, Error> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(e.to_string()))?;
     let config = match trust {
-        TlsTrust::WebPkiRoots => {
-            let roots =
-                rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            builder.with_root_certificates(roots).with_no_client_auth()
-        }
+        TlsTrust::Platform => match platform_verifier() {
+            Some(verifier) => builder
+                .dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth(),
+            None => builder
+                .with_root_certificates(bundled_roots())
+                .with_no_client_auth(),
+        },
+        TlsTrust::WebPkiRoots => builder
+            .with_root_certificates(bundled_roots())
+            .with_no_client_auth(),
         TlsTrust::CustomCa(pem) => {
             let mut roots = rustls::RootCertStore::empty();
             for cert in pem_certs(pem.as_bytes())? {

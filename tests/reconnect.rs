@@ -153,22 +153,81 @@ async fn silent_socket_is_dropped_by_the_ack_watchdog_and_resumed() {
 }
 
 #[tokio::test]
-async fn server_restart_refuses_the_resume_and_the_client_closes() {
+async fn server_restart_refuses_the_resume_and_the_session_is_restored() {
     let ts = start_server().await;
     let proxy = Proxy::start(ts.srv.plain_addr.unwrap()).await;
     let c = login(proxy.ws(), |_| {}).await;
+    // Every connection event, in order (registered before the recorder, so it has seen an
+    // event by the time the recorder reports it).
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    c.on_event(move |e| s2.lock().unwrap().push(e.clone()));
     let rec = Recorder::attach(&c);
-    // A second server process (the first one's sessions are gone); same database.
-    let ts2 = start_server().await;
+    // A second server process on the same database (the first one's sessions are gone, the
+    // tokens are not).
+    let db = ts.dir.path().join("test.sqlite3");
+    let ts2 = common::start_server_with(|a| a.db = Some(db)).await;
+    proxy.block(true);
     proxy.set_upstream(ts2.srv.plain_addr.unwrap());
     ts.srv.shutdown().await;
     proxy.cut();
     rec.client_event(|e| *e == ClientEvent::Reconnecting).await;
+    // A request made while the client is away is sent once the session is restored.
+    let m = c.messenger();
+    let pending = tokio::spawn(async move { m.get_user_by_im_id(1002).await });
+    proxy.block(false);
+    rec.client_event(|e| *e == ClientEvent::SessionRestored)
+        .await;
+    assert_eq!(c.state(), ClientState::LoggedIn);
+    assert_eq!(within(pending).await.unwrap().unwrap().user.im_id, 1002);
+    assert_eq!(
+        within(c.messenger().get_user_by_im_id(1003))
+            .await
+            .unwrap()
+            .user
+            .im_id,
+        1003
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            ClientEvent::StateChanged(ClientState::Reconnecting),
+            ClientEvent::Reconnecting,
+            ClientEvent::StateChanged(ClientState::LoggedIn),
+            ClientEvent::SessionRestored,
+        ],
+        "the application sees Reconnecting, then LoggedIn again, and nothing else"
+    );
+}
+
+#[tokio::test]
+async fn resume_refused_and_token_refused_closes_with_the_login_error() {
+    let ts = start_server().await;
+    let proxy = Proxy::start(ts.srv.plain_addr.unwrap()).await;
+    let c = login(proxy.ws(), |_| {}).await;
+    let rec = Recorder::attach(&c);
+    // A second server with ANOTHER database: it knows neither the session nor the tokens.
+    let ts2 = start_server().await;
+    proxy.block(true);
+    proxy.set_upstream(ts2.srv.plain_addr.unwrap());
+    ts.srv.shutdown().await;
+    proxy.cut();
+    rec.client_event(|e| *e == ClientEvent::Reconnecting).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    c.messenger().get_user_by_im_id_cb(1002, move |r| {
+        let _ = tx.send(r.map(|_| ()));
+    });
+    proxy.block(false);
     let e = rec
         .client_event(|e| matches!(e, ClientEvent::ConnectionClosed { .. }))
         .await;
     println!("{e:?}");
     assert_eq!(c.state(), ClientState::Closed);
+    // The pending request fails with the typed login error (access token refused, then the
+    // refresh token too: 701), never hangs.
+    let r = within(rx.recv()).await.unwrap();
+    assert_eq!(r, Err(Error::LoginFailed { code: 701 }));
     let e = within(c.messenger().get_user_by_im_id(1002))
         .await
         .unwrap_err();

@@ -71,6 +71,15 @@ pub enum ClientEvent {
     Reconnecting,
     /// The session was resumed on a new socket; nothing was lost.
     Reconnected,
+    /// The server could not resume the session (it restarted, or the resume window expired), so
+    /// the SDK opened a new session and logged in again with the access token of the last login
+    /// (refreshing it if needed). Pending requests were resent with their original
+    /// `request_uuid` (the server executes each once) and the events missed in every conversation
+    /// seen so far were fetched and delivered, in order, before any newer one. Lost: events
+    /// without a seq (typing, read marks, presence) sent while the client was away. The new
+    /// session is offline until `setStatus(true)`; the SDK repeats the last `setStatus(true)`
+    /// of this client itself.
+    SessionRestored,
     /// The connection ended without `disconnect()`.
     ConnectionClosed { reason: String },
 }
@@ -426,7 +435,11 @@ impl Client {
             options.to_wire(),
         ));
         self.rpc(
-            actor::RpcKind::Login(user.to_owned()),
+            actor::RpcKind::Login(actor::LoginKind {
+                login: user.to_owned(),
+                options: options.to_wire(),
+                access_token: None,
+            }),
             Self::login_payload(rpc),
             Self::auth_reply,
             Box::new(cb),
@@ -464,7 +477,11 @@ impl Client {
             options.to_wire(),
         ));
         self.rpc(
-            actor::RpcKind::Login(user.to_owned()),
+            actor::RpcKind::Login(actor::LoginKind {
+                login: user.to_owned(),
+                options: options.to_wire(),
+                access_token: Some(access_token.to_owned()),
+            }),
             Self::login_payload(rpc),
             Self::auth_reply,
             Box::new(cb),
@@ -527,7 +544,11 @@ impl Client {
             vox_protocol::rpc::OneTimeKeyLogin::new(user, hash, options.to_wire()),
         );
         self.rpc(
-            actor::RpcKind::Login(user.to_owned()),
+            actor::RpcKind::Login(actor::LoginKind {
+                login: user.to_owned(),
+                options: options.to_wire(),
+                access_token: None,
+            }),
             rpc.to_json(),
             Self::auth_reply,
             Box::new(cb),
@@ -559,7 +580,7 @@ impl Client {
                 device_token: device_token.map(str::to_owned),
             });
         self.rpc(
-            actor::RpcKind::Refresh,
+            actor::RpcKind::Refresh(user.to_owned()),
             rpc.to_json(),
             |r| match r {
                 actor::RpcReply::Tokens(t) => Ok(t),

@@ -163,6 +163,7 @@ async fn server_restart_refuses_the_resume_and_the_session_is_restored() {
     let s2 = seen.clone();
     c.on_event(move |e| s2.lock().unwrap().push(e.clone()));
     let rec = Recorder::attach(&c);
+    within(c.messenger().set_status(true)).await.unwrap();
     // A second server process on the same database (the first one's sessions are gone, the
     // tokens are not).
     let db = ts.dir.path().join("test.sqlite3");
@@ -172,6 +173,10 @@ async fn server_restart_refuses_the_resume_and_the_session_is_restored() {
     ts.srv.shutdown().await;
     proxy.cut();
     rec.client_event(|e| *e == ClientEvent::Reconnecting).await;
+    // Someone watching the user's presence on the new server.
+    let b = common::logged_in(&ts2.ws(), common::USER2).await;
+    let rb = Recorder::attach(&b);
+    within(b.messenger().subscribe(&[1001])).await.unwrap();
     // A request made while the client is away is sent once the session is restored.
     let m = c.messenger();
     let pending = tokio::spawn(async move { m.get_user_by_im_id(1002).await });
@@ -198,6 +203,38 @@ async fn server_restart_refuses_the_resume_and_the_session_is_restored() {
             ClientEvent::SessionRestored,
         ],
         "the application sees Reconnecting, then LoggedIn again, and nothing else"
+    );
+    // The SDK told the new session what the application had said: online.
+    let MessengerEvent::Status(s) = rb
+        .event(|e| e.event_type() == MessengerEventType::SetStatus)
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!((s.initiator, s.is_online), (1001, true));
+}
+
+#[tokio::test]
+async fn graceful_server_restart_closes_the_session_and_it_is_restored() {
+    let ts = start_server().await;
+    let proxy = Proxy::start(ts.srv.plain_addr.unwrap()).await;
+    let c = login(proxy.ws(), |_| {}).await;
+    let rec = Recorder::attach(&c);
+    let db = ts.dir.path().join("test.sqlite3");
+    let ts2 = common::start_server_with(|a| a.db = Some(db)).await;
+    proxy.set_upstream(ts2.srv.plain_addr.unwrap());
+    // The first server shuts down: it sends `close` (the session ends, nothing to resume).
+    ts.srv.shutdown().await;
+    rec.client_event(|e| *e == ClientEvent::Reconnecting).await;
+    rec.client_event(|e| *e == ClientEvent::SessionRestored).await;
+    assert_eq!(c.state(), ClientState::LoggedIn);
+    assert_eq!(
+        within(c.messenger().get_user_by_im_id(1003))
+            .await
+            .unwrap()
+            .user
+            .im_id,
+        1003
     );
 }
 

@@ -996,6 +996,17 @@ impl Actor {
                 }
                 if self.phase == Phase::Closing {
                     self.finish_disconnect("disconnected by the application");
+                } else if self.phase == Phase::Open && self.can_restore() {
+                    // The server ended the session (it shuts down, e.g. to restart): there is
+                    // nothing to resume, so restore it on a new session.
+                    tracing::info!("the server closed the session; restoring it");
+                    self.phase = Phase::Reconnecting;
+                    self.set_state(ClientState::Reconnecting);
+                    self.emit(ClientEvent::Reconnecting);
+                    self.reconnect_attempt = 0;
+                    self.handshake_deadline = None;
+                    self.restore = Some(Restore::Connecting);
+                    self.schedule_reconnect(now);
                 } else {
                     self.end_session(ClientState::Closed, "closed by the server");
                 }
@@ -1251,6 +1262,15 @@ impl Actor {
     // Restoring a session the server refused to resume
     // -------------------------------------------------------------------------------------
 
+    /// Logged in, with a token to log in again.
+    fn can_restore(&self) -> bool {
+        self.logged_in
+            && self
+                .credentials
+                .as_ref()
+                .is_some_and(|c| c.access_token.is_some())
+    }
+
     fn restoring_login(&self) -> bool {
         matches!(self.restore, Some(Restore::LoggingIn { .. }))
     }
@@ -1265,11 +1285,7 @@ impl Actor {
                 "the server refused to resume the session",
             );
         }
-        if !self
-            .credentials
-            .as_ref()
-            .is_some_and(|c| c.access_token.is_some())
-        {
+        if !self.can_restore() {
             return self.end_session(
                 ClientState::Closed,
                 "the server refused to resume the session and no login token is available",

@@ -92,6 +92,99 @@ async fn no_event_lost_or_duplicated_and_requests_complete_across_kills() {
     );
 }
 
+/// The onRetransmitEvents frame carrying `message_event(seq)`'s payload.
+fn retransmitted(uuid: &str, seq: u64, count: u64, from: u64, to: u64) -> serde_json::Value {
+    let inner = message_event(seq)["payload"].clone();
+    json!({"service":"chat","event":"onRetransmitEvents","request_uuid":uuid,"payload":{
+        "initiator":1001,"on_incoming_event":"retransmitEvents","count":count,"from_seq":from,"to_seq":to,
+        "object":{"event":"onSendMessage","payload":inner}}})
+}
+
+#[tokio::test]
+async fn restored_session_fills_the_gap_first_and_never_repeats_an_event() {
+    let mut mock = Mock::start(Some(default_responder())).await;
+    let c = login(mock.ws(), |_| {}).await;
+    let rec = Recorder::attach(&c);
+    for seq in 1..=2 {
+        mock.push(message_event(seq));
+    }
+    let mut seen = Vec::new();
+    let next_seq = async || {
+        let MessengerEvent::Message(m) = rec
+            .event(|e| e.event_type() == MessengerEventType::SendMessage)
+            .await
+        else {
+            panic!()
+        };
+        m.sequence
+    };
+    for _ in 0..2 {
+        seen.push(next_seq().await);
+    }
+    // The server restarts: the resume is refused, the SDK logs in again with its token and
+    // asks for what it missed after seq 2.
+    mock.restart();
+    let mut logins = Vec::new();
+    let fill = loop {
+        let f = mock.next_frame().await;
+        if f["name"] == "login" {
+            logins.push(f.clone());
+        }
+        if f["event"] == "retransmitEvents" {
+            break f;
+        }
+    };
+    // The password login, then one login with the access token it returned (the mock's
+    // "at-1").
+    assert_eq!(logins.len(), 2, "{logins:?}");
+    assert!(logins[1].to_string().contains("\"at-1\""), "{}", logins[1]);
+    assert_eq!(fill["payload"]["conversation"], CONV);
+    assert_eq!(fill["payload"]["events_from"], 3);
+    assert_eq!(fill["payload"]["count"], 100);
+    let uuid = fill["request_uuid"].as_str().unwrap().to_owned();
+    // A live event newer than the gap arrives before the fill's answer: it must wait.
+    mock.push(message_event(5));
+    mock.push(retransmitted(&uuid, 3, 2, 3, 4));
+    mock.push(retransmitted(&uuid, 4, 2, 3, 4));
+    // Events already delivered are not delivered again (live or not).
+    mock.push(message_event(4));
+    mock.push(message_event(2));
+    mock.push(message_event(6));
+    while seen.last() != Some(&6) {
+        seen.push(next_seq().await);
+    }
+    assert_eq!(seen, [1, 2, 3, 4, 5, 6], "every event once, in order");
+    rec.client_event(|e| *e == ClientEvent::SessionRestored)
+        .await;
+    // The fill was the SDK's own request: the application's RetransmitEvents listeners saw
+    // nothing of it.
+    assert!(
+        !rec.all
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| e.event_type() == MessengerEventType::RetransmitEvents)
+    );
+    // Nothing after 6 (a round trip through the session proves the queue is empty).
+    assert_eq!(
+        within(c.messenger().get_user_by_im_id(1002))
+            .await
+            .unwrap()
+            .user
+            .im_id,
+        1002
+    );
+    assert_eq!(
+        rec.all
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.event_type() == MessengerEventType::SendMessage)
+            .count(),
+        6
+    );
+}
+
 #[tokio::test]
 async fn real_server_through_a_cut_proxy() {
     let ts = common::start_server_unlimited().await;
@@ -226,7 +319,8 @@ async fn graceful_server_restart_closes_the_session_and_it_is_restored() {
     // The first server shuts down: it sends `close` (the session ends, nothing to resume).
     ts.srv.shutdown().await;
     rec.client_event(|e| *e == ClientEvent::Reconnecting).await;
-    rec.client_event(|e| *e == ClientEvent::SessionRestored).await;
+    rec.client_event(|e| *e == ClientEvent::SessionRestored)
+        .await;
     assert_eq!(c.state(), ClientState::LoggedIn);
     assert_eq!(
         within(c.messenger().get_user_by_im_id(1003))

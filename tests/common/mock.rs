@@ -22,6 +22,9 @@ enum Cmd {
     Kill,
     /// Stop answering anything (and stop reading) until the socket is replaced.
     Mute,
+    /// Drop the socket and forget the session, as a restarted server does: the next resume
+    /// attempt is refused with `{"type":"error"}`.
+    Restart,
 }
 
 pub struct Mock {
@@ -75,6 +78,11 @@ impl Mock {
         let _ = self.cmds.send(Cmd::Mute);
     }
 
+    /// Behave like a restarted server (see `Cmd::Restart`).
+    pub fn restart(&self) {
+        let _ = self.cmds.send(Cmd::Restart);
+    }
+
     /// The next frame the SDK sent (pings skipped).
     pub async fn next_frame(&mut self) -> Value {
         super::within(self.frames.recv()).await.expect("mock alive")
@@ -122,10 +130,29 @@ async fn run(
     let mut session = Session::new(SessionConfig::server(), Some(id.clone()), Instant::now());
     let mut ws: Option<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> = None;
     let mut muted = false;
+    let mut forgotten = false;
     loop {
         let now = Instant::now();
         let deadline = session.poll_timeout();
         tokio::select! {
+            // Read what the current socket has before accepting a new one: a client that closes
+            // (e.g. with 4001) and reconnects at once must have its close frame seen.
+            biased;
+            msg = async { ws.as_mut().unwrap().next().await }, if ws.is_some() && !muted => match msg {
+                Some(Ok(Message::Text(t))) => session.handle_text(t.as_str(), Instant::now()),
+                Some(Ok(Message::Close(f))) => {
+                    if let Some(f) = f {
+                        let _ = closes.send(u16::from(f.code));
+                    }
+                    ws = None;
+                    session.transport_down(Instant::now());
+                }
+                Some(Ok(_)) => {}
+                _ => {
+                    ws = None;
+                    session.transport_down(Instant::now());
+                }
+            },
             acc = listener.accept() => {
                 let Ok((tcp, _)) = acc else { return };
                 let resume = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -136,8 +163,15 @@ async fn run(
                     r.store(q.split('&').any(|kv| kv.starts_with("id=")), std::sync::atomic::Ordering::SeqCst);
                     Ok(resp)
                 };
-                let Ok(new_ws) = tokio_tungstenite::accept_hdr_async(tcp, cb).await else { continue };
+                let Ok(mut new_ws) = tokio_tungstenite::accept_hdr_async(tcp, cb).await else { continue };
                 sockets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if forgotten && resume.load(std::sync::atomic::Ordering::SeqCst) {
+                    // The restarted server does not know the session.
+                    let _ = new_ws.send(Message::text(r#"{"type":"error"}"#)).await;
+                    let _ = new_ws.close(None).await;
+                    continue;
+                }
+                forgotten = false;
                 if ws.is_some() {
                     session.transport_down(now);
                 }
@@ -162,20 +196,10 @@ async fn run(
                     session.transport_down(now);
                 }
                 Some(Cmd::Mute) => muted = true,
-            },
-            msg = async { ws.as_mut().unwrap().next().await }, if ws.is_some() && !muted => match msg {
-                Some(Ok(Message::Text(t))) => session.handle_text(t.as_str(), Instant::now()),
-                Some(Ok(Message::Close(f))) => {
-                    if let Some(f) = f {
-                        let _ = closes.send(u16::from(f.code));
-                    }
+                Some(Cmd::Restart) => {
                     ws = None;
-                    session.transport_down(Instant::now());
-                }
-                Some(Ok(_)) => {}
-                _ => {
-                    ws = None;
-                    session.transport_down(Instant::now());
+                    forgotten = true;
+                    session = Session::new(SessionConfig::server(), Some(id.clone()), Instant::now());
                 }
             },
             _ = async { tokio::time::sleep_until(deadline.unwrap().into()).await }, if deadline.is_some() => {

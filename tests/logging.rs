@@ -97,7 +97,10 @@ async fn no_secret_is_logged() {
 
     let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("logged in"), "the logs were captured: {text}");
-    assert!(text.contains("session restored"), "the restores were logged: {text}");
+    assert!(
+        text.contains("session restored"),
+        "the restores were logged: {text}"
+    );
     for secret in [
         password,
         &md5,

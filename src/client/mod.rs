@@ -38,12 +38,14 @@ pub enum ClientState {
     Connecting = 1,
     /// Connected, not logged in.
     Connected = 2,
-    /// The socket was lost; the SDK is resuming the session on a new one.
+    /// The socket was lost; the SDK is resuming the session on a new one (or, if the server
+    /// cannot resume it, restoring it with a new session and a token login).
     Reconnecting = 3,
     /// Connected and logged in.
     LoggedIn = 4,
-    /// The connection ended without `disconnect()` (closed by the server, resume refused, or
-    /// reconnect attempts exhausted). `connect()` may be called again.
+    /// The connection ended without `disconnect()` (the session could not be restored — no
+    /// token, or the token login refused — or reconnect attempts exhausted). `connect()` may
+    /// be called again.
     Closed = 5,
 }
 

@@ -111,6 +111,8 @@ async fn no_secret_is_logged() {
         "device-secret",
         "at-1",
         "rt-1",
+        "at-2",
+        "rt-2",
     ] {
         if let Some(i) = text.find(secret) {
             panic!(

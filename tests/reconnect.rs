@@ -186,6 +186,51 @@ async fn restored_session_fills_the_gap_first_and_never_repeats_an_event() {
 }
 
 #[tokio::test]
+async fn restore_refreshes_a_refused_access_token() {
+    let mut mock = Mock::start(Some(default_responder())).await;
+    let c = login(mock.ws(), |_| {}).await;
+    let rec = Recorder::attach(&c);
+    // The access token of the password login ("at-1") has expired meanwhile.
+    mock.reject_token("at-1");
+    mock.restart();
+    rec.client_event(|e| *e == ClientEvent::SessionRestored)
+        .await;
+    assert_eq!(c.state(), ClientState::LoggedIn);
+    let mut rpcs = Vec::new();
+    while rpcs.len() < 4 {
+        let f = mock.next_frame().await;
+        if let Some(n) = f["name"].as_str() {
+            rpcs.push((n.to_owned(), f["params"][2]["accessToken"].clone()));
+        }
+    }
+    let rpcs: Vec<(&str, Option<&str>)> =
+        rpcs.iter().map(|(n, p)| (n.as_str(), p.as_str())).collect();
+    assert_eq!(rpcs[1], ("login", Some("at-1")));
+    assert_eq!(rpcs[2].0, "refreshOauthToken");
+    assert_eq!(rpcs[0].0, "login"); // the password login
+    assert_eq!(rpcs[3], ("login", Some("at-2")));
+    // The refreshed tokens are kept: the next restore logs in with "at-2" at once.
+    mock.restart();
+    rec.client_event(|e| *e == ClientEvent::SessionRestored)
+        .await;
+    let f = loop {
+        let f = mock.next_frame().await;
+        if f["name"] == "login" {
+            break f;
+        }
+    };
+    assert_eq!(f["params"][2]["accessToken"], "at-2");
+    assert_eq!(
+        within(c.messenger().get_user_by_im_id(1003))
+            .await
+            .unwrap()
+            .user
+            .im_id,
+        1003
+    );
+}
+
+#[tokio::test]
 async fn real_server_through_a_cut_proxy() {
     let ts = common::start_server_unlimited().await;
     let proxy = Proxy::start(ts.srv.plain_addr.unwrap()).await;

@@ -1242,7 +1242,8 @@ impl Actor {
                 Some((login, p)) => {
                     // The old refresh token is spent: a later restore needs the new ones.
                     if let Some(c) = self.credentials.as_mut()
-                        && c.login == login
+                        && vox_protocol::auth::sdk_user_name(&c.login)
+                            == vox_protocol::auth::sdk_user_name(&login)
                     {
                         c.access_token = Some(ok.tokens.access_token.clone());
                         c.refresh_token = Some(ok.tokens.refresh_token.clone());
@@ -1385,10 +1386,9 @@ impl Actor {
         self.reconnect_at = None;
         self.set_state(ClientState::LoggedIn);
         self.emit(ClientEvent::SessionRestored);
-        // A fill of an earlier restore that did not finish starts over; what it held back
-        // stays held.
-        self.pending
-            .retain(|_, p| !matches!(p.completion, Completion::Fill { .. }));
+        // The SDK's own requests of an earlier restore that did not finish start over (what a
+        // fill held back stays held).
+        self.pending.retain(|_, p| p.is_app());
         self.outbox.clear();
         // 1. Gap fill: every conversation with a delivered seq. Live events of these
         //    conversations wait until their fill is done.
@@ -1407,7 +1407,6 @@ impl Actor {
         let mut resend: Vec<(u64, String)> = self
             .pending
             .iter()
-            .filter(|(_, p)| !matches!(p.completion, Completion::Fill { .. }))
             .map(|(u, p)| (p.order, u.clone()))
             .collect();
         resend.sort();

@@ -25,6 +25,8 @@ enum Cmd {
     /// Drop the socket and forget the session, as a restarted server does: the next resume
     /// attempt is refused with `{"type":"error"}`.
     Restart,
+    /// Refuse logins with this access token (701), as for an expired one.
+    RejectToken(String),
 }
 
 pub struct Mock {
@@ -83,6 +85,12 @@ impl Mock {
         let _ = self.cmds.send(Cmd::Restart);
     }
 
+    /// From now on, refuse logins with `token` (701). (Logins by password return the access
+    /// token "at-1"; a refresh returns "at-2".)
+    pub fn reject_token(&self, token: &str) {
+        let _ = self.cmds.send(Cmd::RejectToken(token.to_owned()));
+    }
+
     /// The next frame the SDK sent (pings skipped).
     pub async fn next_frame(&mut self) -> Value {
         super::within(self.frames.recv()).await.expect("mock alive")
@@ -131,6 +139,7 @@ async fn run(
     let mut ws: Option<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> = None;
     let mut muted = false;
     let mut forgotten = false;
+    let mut rejected: Vec<String> = Vec::new();
     loop {
         let now = Instant::now();
         let deadline = session.poll_timeout();
@@ -196,6 +205,7 @@ async fn run(
                     session.transport_down(now);
                 }
                 Some(Cmd::Mute) => muted = true,
+                Some(Cmd::RejectToken(t)) => rejected.push(t),
                 Some(Cmd::Restart) => {
                     ws = None;
                     forgotten = true;
@@ -237,6 +247,17 @@ async fn run(
                         continue;
                     }
                     let _ = frames.send(v.clone());
+                    let refused = v["name"] == "login"
+                        && v["params"][2]["accessToken"]
+                            .as_str()
+                            .is_some_and(|t| rejected.iter().any(|r| r == t));
+                    if refused {
+                        let _ = session.send(
+                            Arc::from(r#"{"name":"loginFailed","params":[701]}"#),
+                            Instant::now(),
+                        );
+                        continue;
+                    }
                     for reply in answer(&v, responder.as_ref()) {
                         let _ = session.send(Arc::from(reply.to_string()), Instant::now());
                     }
@@ -248,20 +269,24 @@ async fn run(
     }
 }
 
-fn tokens() -> Value {
-    json!({"accessToken":"at-1","accessExpire":172800,"refreshToken":"rt-1","refreshExpire":2592000})
+fn tokens(n: u32) -> Value {
+    json!({"accessToken":format!("at-{n}"),"accessExpire":172800,"refreshToken":format!("rt-{n}"),"refreshExpire":2592000})
 }
 
 fn answer(v: &Value, responder: Option<&Responder>) -> Vec<Value> {
     match v["name"].as_str() {
+        // A token login returns no new tokens (as the real server does).
+        Some("login") if v["params"][2]["accessToken"].is_string() => {
+            vec![json!({"name":"loginSuccessful","params":["User One",{}]})]
+        }
         Some("login") | Some("loginUsingOneTimeKey") => {
-            vec![json!({"name":"loginSuccessful","params":["User One",{"OAuth":tokens()}]})]
+            vec![json!({"name":"loginSuccessful","params":["User One",{"OAuth":tokens(1)}]})]
         }
         Some("loginGenerateOneTimeKey") => {
             vec![json!({"name":"loginFailed","params":[302,"otk-key"]})]
         }
         Some("refreshOauthToken") => {
-            vec![json!({"name":"refreshOauthTokenSuccessful","params":[{"OAuth":tokens()}]})]
+            vec![json!({"name":"refreshOauthTokenSuccessful","params":[{"OAuth":tokens(2)}]})]
         }
         Some(_) => vec![],
         None => responder.map(|r| r(v)).unwrap_or_default(),

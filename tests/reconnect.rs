@@ -378,6 +378,48 @@ async fn graceful_server_restart_closes_the_session_and_it_is_restored() {
 }
 
 #[tokio::test]
+async fn request_timeouts_apply_while_the_session_is_away_and_restored() {
+    let ts = start_server().await;
+    let proxy = Proxy::start(ts.srv.plain_addr.unwrap()).await;
+    let c = login(proxy.ws(), |cfg| {
+        cfg.request_timeout = Duration::from_millis(1500)
+    })
+    .await;
+    let rec = Recorder::attach(&c);
+    let db = ts.dir.path().join("test.sqlite3");
+    let ts2 = common::start_server_with(|a| a.db = Some(db)).await;
+    proxy.block(true);
+    proxy.set_upstream(ts2.srv.plain_addr.unwrap());
+    ts.srv.shutdown().await;
+    proxy.cut();
+    rec.client_event(|e| *e == ClientEvent::Reconnecting).await;
+    // Nobody answers while the client is away: the request fails with its timeout.
+    let t0 = std::time::Instant::now();
+    let e = within(c.messenger().get_user_by_im_id(1002))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(c.state(), ClientState::Reconnecting);
+    // The session is restored afterwards, and works.
+    proxy.block(false);
+    rec.client_event(|e| *e == ClientEvent::SessionRestored)
+        .await;
+    assert_eq!(
+        within(c.messenger().get_user_by_im_id(1003))
+            .await
+            .unwrap()
+            .user
+            .im_id,
+        1003
+    );
+}
+
+#[tokio::test]
 async fn resume_refused_and_token_refused_closes_with_the_login_error() {
     let ts = start_server().await;
     let proxy = Proxy::start(ts.srv.plain_addr.unwrap()).await;

@@ -48,6 +48,29 @@
 //!   callback thread): from a callback, use the `_cb` forms or hand the future to an executor.
 //! * [`Client::cancel`] completes a pending call with [`Error::Cancelled`].
 //!
+//! ## Reconnect, resume and restore
+//!
+//! * A lost socket: state `Reconnecting`, then the session is **resumed** on a new socket by its
+//!   connection id (the server keeps it 60 s) and every un-ACKed frame is retransmitted by both
+//!   sides: nothing is lost, `ClientEvent::Reconnected`.
+//! * The server cannot resume it (it restarted, or the resume window expired) or ends it with
+//!   `close` (shutdown): the SDK **restores** the session. It opens a new one and logs in with
+//!   the access token of the last login (after a 701, once more with a refreshed token; the
+//!   password is never kept), then resends every request that has not completed with its
+//!   original `request_uuid` (the server executes each write once), fetches with
+//!   `retransmitEvents` the events it missed in every conversation it has delivered a seq of,
+//!   and repeats the last `setStatus(true)`. `ClientEvent::SessionRestored`, state `LoggedIn`.
+//! * Every event that takes a conversation seq is delivered **once, in seq order** per
+//!   conversation: one at or below the highest seq already delivered is not delivered again
+//!   (the completion of the request it answers still runs), and a conversation's live events
+//!   wait while its gap is being filled. Events without a seq (typing, read marks, presence)
+//!   sent while the client was away are lost across a restore.
+//! * The tokens are refused (e.g. the password changed, which revokes them): state `Closed`,
+//!   `ClientEvent::ConnectionClosed`, and every pending call fails with
+//!   [`Error::LoginFailed`]. No token (never logged in by password, one-time key or token), or
+//!   the reconnect schedule exhausted: `Closed`, pending calls fail with
+//!   [`Error::ConnectionClosed`]. Request timeouts (20 s) run throughout.
+//!
 //! ## Errors
 //!
 //! One [`Error`] type with a stable numeric [`Error::code`]: messenger codes keep the protocol's

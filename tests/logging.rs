@@ -8,7 +8,7 @@ use common::mock::Mock;
 use common::within;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use vox_messenger::{Client, CredentialType, LoginOptions};
+use vox_messenger::{Client, ClientEvent, CredentialType, LoginOptions};
 
 #[derive(Clone, Default)]
 struct Buf(Arc<Mutex<Vec<u8>>>);
@@ -82,11 +82,25 @@ async fn no_secret_is_logged() {
             _ => within(c.login_with_one_time_key(user, &hash, opts.clone())).await,
         };
         r.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        // The server "restarts": the SDK restores the session with the saved token (the one it
+        // logged in with, or the one the login returned), which must not be logged either.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        c.on_event(move |e| {
+            if *e == ClientEvent::SessionRestored {
+                let _ = tx.send(());
+            }
+        });
+        mock.restart();
+        within(rx.recv()).await.unwrap();
         within(c.disconnect()).await.unwrap();
     }
 
     let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("logged in"), "the logs were captured: {text}");
+    assert!(
+        text.contains("session restored"),
+        "the restores were logged: {text}"
+    );
     for secret in [
         password,
         &md5,
@@ -97,6 +111,8 @@ async fn no_secret_is_logged() {
         "device-secret",
         "at-1",
         "rt-1",
+        "at-2",
+        "rt-2",
     ] {
         if let Some(i) = text.find(secret) {
             panic!(

@@ -86,6 +86,7 @@ async fn migrations_apply_and_reopen_is_idempotent() {
                 "one_time_keys",
                 "participants",
                 "participation",
+                "request_log",
                 "subscriptions",
                 "tokens",
                 "users"

@@ -22,13 +22,90 @@ use vox_protocol::messaging::{Action, ClientRequest, EventName, UserId};
 use vox_protocol::rpc::{PayloadKind, ServerRpc, payload_kind};
 use vox_protocol::session::{Session, SessionConfig, SessionEvent};
 
+/// A login: who, with which options, and (for a token login) the access token, so that the SDK
+/// can log in again by itself on a new session (never with the password, which it never keeps).
+pub(crate) struct LoginKind {
+    pub(crate) login: String,
+    pub(crate) options: vox_protocol::rpc::LoginOptions,
+    pub(crate) access_token: Option<String>,
+}
+
 /// What a login-family RPC is.
 pub(crate) enum RpcKind {
-    /// `login` / `loginUsingOneTimeKey` for this login name.
-    Login(String),
+    /// `login` / `loginUsingOneTimeKey`.
+    Login(LoginKind),
     OneTimeKey,
-    Refresh,
+    /// `refreshOauthToken` for this login name.
+    Refresh(String),
 }
+
+/// What the SDK keeps of the last successful login to restore a session the server could not
+/// resume: the login name, the options and the tokens. Not the password. Dropped when the
+/// session ends.
+struct Credentials {
+    login: String,
+    options: vox_protocol::rpc::LoginOptions,
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+}
+
+/// Restoring a session the server refused to resume: a new session, then a token login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restore {
+    /// Opening the new session.
+    Connecting,
+    /// `login` with the access token is out (`refreshed`: the token was refreshed for it).
+    LoggingIn { refreshed: bool },
+    /// `refreshOauthToken` is out (the access token was refused).
+    Refreshing,
+}
+
+/// Who gets the result of a messaging request.
+enum Completion {
+    /// The application's callback.
+    App(Callback<Reply>),
+    /// The SDK's own gap fill of a conversation after a restored session.
+    Fill { conv: String, from: u64 },
+    /// An SDK request whose answer nobody waits for (the repeated `setStatus`).
+    Discard,
+}
+
+/// A conversation being gap-filled: its live events wait here until the fill is done.
+#[derive(Default)]
+struct Fill {
+    held: Vec<vox_protocol::messaging::ServerMessage>,
+}
+
+/// Events that take a conversation seq: tracked per conversation, never delivered twice.
+fn takes_seq(e: EventName) -> bool {
+    matches!(
+        e,
+        EventName::CreateConversation
+            | EventName::EditConversation
+            | EventName::RemoveConversation
+            | EventName::SendMessage
+            | EventName::EditMessage
+            | EventName::RemoveMessage
+    )
+}
+
+/// `(conversation uuid, seq)` of an event that takes a seq.
+fn seq_key(msg: &vox_protocol::messaging::ServerMessage) -> Option<(String, u64)> {
+    use vox_protocol::messaging::EventObject;
+    if !takes_seq(msg.event) {
+        return None;
+    }
+    let seq = msg.payload.seq?;
+    let conv = match msg.payload.object.as_ref()? {
+        EventObject::Conversation(c) => c.uuid.clone(),
+        EventObject::Message(m) => m.conversation.clone(),
+        _ => return None,
+    };
+    Some((conv, seq))
+}
+
+/// Events fetched per `retransmitEvents` of a gap fill (the protocol's maximum).
+const FILL_WINDOW: u64 = 100;
 
 pub(crate) enum RpcReply {
     LoggedIn(AuthResult),
@@ -66,7 +143,13 @@ struct Pending {
     action: Action,
     expect: Expect,
     deadline: Instant,
-    cb: Callback<Reply>,
+    completion: Completion,
+    /// The request's payload, kept to resend it (same `request_uuid`) on a restored session.
+    json: String,
+    /// Submission order (resends keep it).
+    order: u64,
+    /// Sent again on a restored session: its answer may repeat an event already delivered.
+    resent: bool,
     /// Slots for the multi-result requests (in request order).
     slots: Vec<Option<MessengerEvent>>,
     retransmit_count: Option<u64>,
@@ -154,6 +237,21 @@ impl Pending {
                 }
             }
         }
+    }
+
+    /// Forget what arrived for it (it is about to be sent again on a new session).
+    fn reset(&mut self) {
+        for s in &mut self.slots {
+            *s = None;
+        }
+        self.retransmit_count = None;
+        self.retransmitted.clear();
+        self.range = (None, None);
+        self.resent = true;
+    }
+
+    fn is_app(&self) -> bool {
+        matches!(self.completion, Completion::App(_))
     }
 
     fn collect_slots(&mut self) -> Fed {
@@ -244,8 +342,22 @@ struct Actor {
     connect_cb: Option<(OperationId, Callback<()>)>,
     disconnect_cbs: Vec<Callback<()>>,
     auth: Option<(RpcKind, RpcPending)>,
-    refresh: Option<RpcPending>,
+    /// The application's `refreshOauthToken` (with its login name).
+    refresh: Option<(String, RpcPending)>,
     pending: HashMap<String, Pending>,
+    next_order: u64,
+    /// The last login, to restore the session without the application (see [`Credentials`]).
+    credentials: Option<Credentials>,
+    /// Set while a session the server refused to resume is being restored.
+    restore: Option<Restore>,
+    /// When the restore's login (or refresh) RPC times out.
+    restore_deadline: Option<Instant>,
+    /// Highest seq delivered to the listeners per conversation (events that take a seq).
+    delivered: HashMap<String, u64>,
+    /// Conversations being gap-filled after a restore, with their held-back live events.
+    filling: HashMap<String, Fill>,
+    /// The last `setStatus` of the application asked for "online": repeated after a restore.
+    want_online: bool,
     /// Requests waiting for their turn on the wire (request spacing).
     outbox: VecDeque<(String, String)>,
     next_send_at: Instant,
@@ -277,6 +389,13 @@ pub(crate) fn spawn(shared: &Arc<Shared>, cmds: mpsc::UnboundedReceiver<Cmd>) {
         auth: None,
         refresh: None,
         pending: HashMap::new(),
+        next_order: 0,
+        credentials: None,
+        restore: None,
+        restore_deadline: None,
+        delivered: HashMap::new(),
+        filling: HashMap::new(),
+        want_online: false,
         outbox: VecDeque::new(),
         next_send_at: Instant::now(),
     };
@@ -348,7 +467,8 @@ impl Actor {
             take(Some(p.deadline));
         }
         take(self.auth.as_ref().map(|(_, p)| p.deadline));
-        take(self.refresh.as_ref().map(|p| p.deadline));
+        take(self.refresh.as_ref().map(|(_, p)| p.deadline));
+        take(self.restore_deadline);
         if !self.outbox.is_empty() {
             take(Some(self.next_send_at));
         }
@@ -433,8 +553,8 @@ impl Actor {
         }
         let deadline = now + self.config.request_timeout;
         match kind {
-            RpcKind::Refresh => {
-                if self.refresh.is_some() {
+            RpcKind::Refresh(login) => {
+                if self.refresh.is_some() || self.restore == Some(Restore::Refreshing) {
                     return deliver(
                         cb,
                         Err(Error::InvalidState(
@@ -442,7 +562,7 @@ impl Actor {
                         )),
                     );
                 }
-                self.refresh = Some(RpcPending { op, deadline, cb });
+                self.refresh = Some((login, RpcPending { op, deadline, cb }));
             }
             kind => {
                 if self.logged_in {
@@ -460,7 +580,7 @@ impl Actor {
         // Login RPCs bypass the request queue, as in the Web SDK.
         if let Err(e) = self.session_send(now, payload) {
             let cb = match (&self.refresh, &self.auth) {
-                (Some(p), _) if p.op == op => self.refresh.take().map(|p| p.cb),
+                (Some((_, p)), _) if p.op == op => self.refresh.take().map(|(_, p)| p.cb),
                 (_, Some((_, p))) if p.op == op => self.auth.take().map(|(_, p)| p.cb),
                 _ => None,
             };
@@ -487,16 +607,38 @@ impl Actor {
             Expect::Conversations(v) => v.len(),
             _ => 0,
         };
+        if let vox_protocol::messaging::Request::SetStatus(s) = &request.request {
+            self.want_online = s.online;
+        }
+        self.queue_request(now, op, request, expect, Completion::App(cb), slots);
+        self.flush_outbox(now);
+    }
+
+    /// Register a pending request and queue it for the wire.
+    fn queue_request(
+        &mut self,
+        now: Instant,
+        op: OperationId,
+        request: ClientRequest,
+        expect: Expect,
+        completion: Completion,
+        slots: usize,
+    ) {
         let uuid = request.request_uuid.clone();
         tracing::debug!(action = %request.action(), request_uuid = %uuid, "request");
+        let json = request.to_json();
+        self.next_order += 1;
         self.pending.insert(
-            uuid,
+            uuid.clone(),
             Pending {
                 op,
                 action: request.action(),
                 expect,
                 deadline: now + self.config.request_timeout,
-                cb,
+                completion,
+                json: json.clone(),
+                order: self.next_order,
+                resent: false,
                 slots: (0..slots).map(|_| None).collect(),
                 retransmit_count: None,
                 retransmitted: Vec::new(),
@@ -504,18 +646,32 @@ impl Actor {
                 initiator: 0,
             },
         );
-        self.outbox
-            .push_back((request.request_uuid.clone(), request.to_json()));
-        self.flush_outbox(now);
+        self.outbox.push_back((uuid, json));
+    }
+
+    /// Hand a finished request's result to whoever waits for it.
+    fn complete(&mut self, p: Pending, r: Result<Reply, Error>) {
+        match p.completion {
+            Completion::App(cb) => deliver(cb, r),
+            Completion::Fill { conv, from } => self.on_fill(conv, from, r),
+            Completion::Discard => {
+                if let Err(e) = r {
+                    tracing::info!(action = %p.action, error = %e, "SDK request failed");
+                }
+            }
+        }
     }
 
     fn flush_outbox(&mut self, now: Instant) {
+        if self.restore.is_some() {
+            return; // not before the new session is logged in
+        }
         while !self.outbox.is_empty() && now >= self.next_send_at {
             let (uuid, payload) = self.outbox.pop_front().expect("not empty");
             if let Err(e) = self.session_send(now, payload)
                 && let Some(p) = self.pending.remove(&uuid)
             {
-                deliver(p.cb, Err(e));
+                self.complete(p, Err(e));
             }
             self.next_send_at = now + self.config.request_spacing;
         }
@@ -539,18 +695,18 @@ impl Actor {
         if let Some(uuid) = self
             .pending
             .iter()
-            .find(|(_, p)| p.op == op)
+            .find(|(_, p)| p.op == op && p.is_app())
             .map(|(u, _)| u.clone())
         {
             let p = self.pending.remove(&uuid).expect("found");
-            return deliver(p.cb, Err(Error::Cancelled));
+            return self.complete(p, Err(Error::Cancelled));
         }
         if self.auth.as_ref().is_some_and(|(_, p)| p.op == op) {
             let (_, p) = self.auth.take().expect("checked");
             return deliver(p.cb, Err(Error::Cancelled));
         }
-        if self.refresh.as_ref().is_some_and(|p| p.op == op) {
-            let p = self.refresh.take().expect("checked");
+        if self.refresh.as_ref().is_some_and(|(_, p)| p.op == op) {
+            let (_, p) = self.refresh.take().expect("checked");
             return deliver(p.cb, Err(Error::Cancelled));
         }
         if self.connect_cb.as_ref().is_some_and(|(o, _)| *o == op) {
@@ -684,6 +840,7 @@ impl Actor {
         if let Some(s) = self.socket.take() {
             s.abort();
         }
+        self.restore_deadline = None;
         if let Some(s) = self.session.as_mut() {
             s.transport_down(now);
         }
@@ -730,11 +887,21 @@ impl Actor {
         }
         if self.reconnect_at.is_some_and(|d| now >= d) && self.phase == Phase::Reconnecting {
             self.reconnect_at = None;
-            let id = self
-                .session
-                .as_ref()
-                .and_then(|s| s.connection_id().map(str::to_owned));
-            self.open_socket(now, id);
+            if self.restore.is_some() {
+                // Restoring: every attempt starts a new session.
+                self.new_restore_session(now);
+            } else {
+                let id = self
+                    .session
+                    .as_ref()
+                    .and_then(|s| s.connection_id().map(str::to_owned));
+                self.open_socket(now, id);
+            }
+        }
+        if self.restore_deadline.is_some_and(|d| now >= d) {
+            self.restore_deadline = None;
+            tracing::info!("no answer to the login of the restored session");
+            self.attempt_failed(now, "login timed out");
         }
         // Request timeouts.
         let expired: Vec<String> = self
@@ -746,12 +913,10 @@ impl Actor {
         for uuid in expired {
             let p = self.pending.remove(&uuid).expect("listed");
             tracing::info!(action = %p.action, request_uuid = %uuid, "request timed out");
-            deliver(
-                p.cb,
-                Err(Error::Timeout {
-                    action: p.action.as_str().into(),
-                }),
-            );
+            let err = Error::Timeout {
+                action: p.action.as_str().into(),
+            };
+            self.complete(p, Err(err));
         }
         if self.auth.as_ref().is_some_and(|(_, p)| now >= p.deadline) {
             let (_, p) = self.auth.take().expect("checked");
@@ -762,8 +927,12 @@ impl Actor {
                 }),
             );
         }
-        if self.refresh.as_ref().is_some_and(|p| now >= p.deadline) {
-            let p = self.refresh.take().expect("checked");
+        if self
+            .refresh
+            .as_ref()
+            .is_some_and(|(_, p)| now >= p.deadline)
+        {
+            let (_, p) = self.refresh.take().expect("checked");
             deliver(
                 p.cb,
                 Err(Error::Timeout {
@@ -802,6 +971,7 @@ impl Actor {
                 self.handshake_deadline = None;
                 match self.phase {
                     Phase::Connecting => self.maybe_connected(),
+                    Phase::Reconnecting if self.restore.is_some() => self.maybe_relogin(now),
                     Phase::Reconnecting => {
                         tracing::info!(resumed, "session resumed");
                         self.phase = Phase::Open;
@@ -826,6 +996,17 @@ impl Actor {
                 }
                 if self.phase == Phase::Closing {
                     self.finish_disconnect("disconnected by the application");
+                } else if self.phase == Phase::Open && self.can_restore() {
+                    // The server ended the session (it shuts down, e.g. to restart): there is
+                    // nothing to resume, so restore it on a new session.
+                    tracing::info!("the server closed the session; restoring it");
+                    self.phase = Phase::Reconnecting;
+                    self.set_state(ClientState::Reconnecting);
+                    self.emit(ClientEvent::Reconnecting);
+                    self.reconnect_attempt = 0;
+                    self.handshake_deadline = None;
+                    self.restore = Some(Restore::Connecting);
+                    self.schedule_reconnect(now);
                 } else {
                     self.end_session(ClientState::Closed, "closed by the server");
                 }
@@ -840,6 +1021,10 @@ impl Actor {
                 }
                 match self.phase {
                     Phase::Connecting => self.attempt_failed(now, "refused by the server"),
+                    Phase::Reconnecting if self.restore.is_some() => {
+                        self.attempt_failed(now, "refused by the server")
+                    }
+                    Phase::Reconnecting => self.start_restore(now),
                     _ => self.end_session(
                         ClientState::Closed,
                         "the server refused to resume the session",
@@ -885,6 +1070,11 @@ impl Actor {
 
     /// End the logical connection: drop the socket, fail everything pending.
     fn end_session(&mut self, state: ClientState, reason: &str) {
+        self.end_session_with(state, reason, Error::ConnectionClosed(reason.to_owned()));
+    }
+
+    /// [`end_session`](Self::end_session), failing the pending calls with `err`.
+    fn end_session_with(&mut self, state: ClientState, reason: &str, err: Error) {
         if let Some(s) = self.socket.take() {
             s.close(CloseCode::ClientError.as_u16(), "Closing by connection");
         }
@@ -894,6 +1084,12 @@ impl Actor {
         self.reconnect_at = None;
         self.logged_in = false;
         self.outbox.clear();
+        self.credentials = None;
+        self.restore = None;
+        self.restore_deadline = None;
+        self.delivered.clear();
+        self.filling.clear();
+        self.want_online = false;
         if let Some(shared) = self.shared() {
             *shared.me.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
@@ -907,7 +1103,7 @@ impl Actor {
         if let Some((_, cb)) = self.connect_cb.take() {
             deliver(cb, Err(Error::ConnectionFailed(reason.to_owned())));
         }
-        self.fail_all(Error::ConnectionClosed(reason.to_owned()));
+        self.fail_all(err);
         for cb in self.disconnect_cbs.drain(..) {
             deliver(cb, Ok(()));
         }
@@ -919,14 +1115,16 @@ impl Actor {
 
     fn fail_all(&mut self, err: Error) {
         let mut pending: Vec<_> = self.pending.drain().map(|(_, p)| p).collect();
-        pending.sort_by_key(|p| p.op);
+        pending.sort_by_key(|p| p.order);
         for p in pending {
-            deliver(p.cb, Err(err.clone()));
+            if let Completion::App(cb) = p.completion {
+                deliver(cb, Err(err.clone()));
+            }
         }
         if let Some((_, p)) = self.auth.take() {
             deliver(p.cb, Err(err.clone()));
         }
-        if let Some(p) = self.refresh.take() {
+        if let Some((_, p)) = self.refresh.take() {
             deliver(p.cb, Err(err.clone()));
         }
     }
@@ -947,12 +1145,45 @@ impl Actor {
     }
 
     fn on_rpc(&mut self, rpc: ServerRpc) {
+        let now = Instant::now();
         match rpc {
             ServerRpc::CreateConnection { .. } => {
                 self.got_create = true;
                 self.maybe_connected();
+                if self.restore.is_some() {
+                    self.maybe_relogin(now);
+                }
             }
             ServerRpc::Pong => {}
+            ServerRpc::LoginSuccessful(ok) if self.restoring_login() => {
+                self.finish_restore(now, ok.tokens)
+            }
+            ServerRpc::LoginFailed(f) if self.restoring_login() => {
+                let refreshed = self.restore == Some(Restore::LoggingIn { refreshed: true });
+                let refresh = self
+                    .credentials
+                    .as_ref()
+                    .and_then(|c| c.refresh_token.clone());
+                match refresh {
+                    Some(token) if f.code == 701 && !refreshed && self.refresh.is_none() => {
+                        tracing::info!("the access token was refused; refreshing it");
+                        self.send_restore_refresh(now, token);
+                    }
+                    _ => self.fail_restore(f.code),
+                }
+            }
+            ServerRpc::RefreshOauthTokenSuccessful(ok)
+                if self.restore == Some(Restore::Refreshing) =>
+            {
+                if let Some(c) = self.credentials.as_mut() {
+                    c.access_token = Some(ok.tokens.access_token.clone());
+                    c.refresh_token = Some(ok.tokens.refresh_token.clone());
+                }
+                self.send_restore_login(now, true);
+            }
+            ServerRpc::RefreshOauthTokenFailed(f) if self.restore == Some(Restore::Refreshing) => {
+                self.fail_restore(f.code)
+            }
             ServerRpc::LoginSuccessful(ok) => {
                 let Some((kind, p)) = self.auth.take() else {
                     return tracing::warn!("loginSuccessful without a pending login");
@@ -966,11 +1197,23 @@ impl Actor {
                     );
                 };
                 self.logged_in = true;
-                self.login_name = Some(login.clone());
+                self.login_name = Some(login.login.clone());
                 if let Some(shared) = self.shared() {
                     *shared.me.lock().unwrap_or_else(|e| e.into_inner()) =
-                        Some(vox_protocol::auth::sdk_user_name(&login));
+                        Some(vox_protocol::auth::sdk_user_name(&login.login));
                 }
+                // Keep what a later restore needs: the tokens this login returned, or the
+                // token it was made with (a token login returns none).
+                let (access_token, refresh_token) = match &ok.tokens {
+                    Some(t) => (Some(t.access_token.clone()), Some(t.refresh_token.clone())),
+                    None => (login.access_token, None),
+                };
+                self.credentials = Some(Credentials {
+                    login: login.login,
+                    options: login.options,
+                    access_token,
+                    refresh_token,
+                });
                 tracing::info!("logged in");
                 self.set_state(ClientState::LoggedIn);
                 deliver(
@@ -996,15 +1239,283 @@ impl Actor {
                 }
             }
             ServerRpc::RefreshOauthTokenSuccessful(ok) => match self.refresh.take() {
-                Some(p) => deliver(p.cb, Ok(RpcReply::Tokens(ok.tokens))),
+                Some((login, p)) => {
+                    // The old refresh token is spent: a later restore needs the new ones.
+                    if let Some(c) = self.credentials.as_mut()
+                        && vox_protocol::auth::sdk_user_name(&c.login)
+                            == vox_protocol::auth::sdk_user_name(&login)
+                    {
+                        c.access_token = Some(ok.tokens.access_token.clone());
+                        c.refresh_token = Some(ok.tokens.refresh_token.clone());
+                    }
+                    deliver(p.cb, Ok(RpcReply::Tokens(ok.tokens)))
+                }
                 None => tracing::warn!("refreshOauthTokenSuccessful without a pending refresh"),
             },
             ServerRpc::RefreshOauthTokenFailed(f) => match self.refresh.take() {
-                Some(p) => deliver(p.cb, Err(Error::LoginFailed { code: f.code })),
+                Some((_, p)) => deliver(p.cb, Err(Error::LoginFailed { code: f.code })),
                 None => tracing::warn!("refreshOauthTokenFailed without a pending refresh"),
             },
         }
     }
+
+    // -------------------------------------------------------------------------------------
+    // Restoring a session the server refused to resume
+    // -------------------------------------------------------------------------------------
+
+    /// Logged in, with a token to log in again.
+    fn can_restore(&self) -> bool {
+        self.logged_in
+            && self
+                .credentials
+                .as_ref()
+                .is_some_and(|c| c.access_token.is_some())
+    }
+
+    fn restoring_login(&self) -> bool {
+        matches!(self.restore, Some(Restore::LoggingIn { .. }))
+    }
+
+    /// The server refused to resume the session (it restarted, or the resume window expired).
+    /// A logged-in client with a token opens a new session and logs in again; anything else
+    /// ends as before.
+    fn start_restore(&mut self, now: Instant) {
+        if !self.logged_in {
+            return self.end_session(
+                ClientState::Closed,
+                "the server refused to resume the session",
+            );
+        }
+        if !self.can_restore() {
+            return self.end_session(
+                ClientState::Closed,
+                "the server refused to resume the session and no login token is available",
+            );
+        }
+        tracing::info!("the server refused to resume the session; restoring it with a new login");
+        self.restore = Some(Restore::Connecting);
+        self.new_restore_session(now);
+    }
+
+    /// Open a socket for a new session (no resume id) of the restore.
+    fn new_restore_session(&mut self, now: Instant) {
+        self.restore = Some(Restore::Connecting);
+        self.restore_deadline = None;
+        self.session = Some(Session::new(SessionConfig::client(), None, now));
+        self.got_create = false;
+        self.open_socket(now, None);
+    }
+
+    /// The new session is up (handshake done and `__createConnection` received): log in.
+    fn maybe_relogin(&mut self, now: Instant) {
+        let established = self.session.as_ref().is_some_and(|s| s.is_established());
+        if self.restore == Some(Restore::Connecting) && established && self.got_create {
+            self.handshake_deadline = None;
+            self.send_restore_login(now, false);
+        }
+    }
+
+    fn send_restore_login(&mut self, now: Instant, refreshed: bool) {
+        let Some(c) = self.credentials.as_ref() else {
+            return self.fail_restore(701);
+        };
+        let Some(token) = c.access_token.as_deref() else {
+            return self.fail_restore(701);
+        };
+        let rpc = vox_protocol::rpc::ClientRpc::Login(vox_protocol::rpc::Login::with_token(
+            &c.login,
+            token,
+            c.options.clone(),
+        ));
+        self.restore = Some(Restore::LoggingIn { refreshed });
+        self.restore_deadline = Some(now + self.config.request_timeout);
+        if let Err(e) = self.session_send(now, rpc.to_json()) {
+            tracing::info!(error = %e, "cannot send the login of the restored session");
+            self.attempt_failed(now, "cannot send the login");
+        }
+    }
+
+    fn send_restore_refresh(&mut self, now: Instant, refresh_token: String) {
+        let Some(c) = self.credentials.as_ref() else {
+            return self.fail_restore(701);
+        };
+        let rpc =
+            vox_protocol::rpc::ClientRpc::RefreshOauthToken(vox_protocol::rpc::RefreshOauthToken {
+                login: c.login.clone(),
+                refresh_token,
+                device_token: None,
+            });
+        self.restore = Some(Restore::Refreshing);
+        self.restore_deadline = Some(now + self.config.request_timeout);
+        if let Err(e) = self.session_send(now, rpc.to_json()) {
+            tracing::info!(error = %e, "cannot send the token refresh of the restored session");
+            self.attempt_failed(now, "cannot send the token refresh");
+        }
+    }
+
+    /// The tokens were refused: the session cannot be restored without the application.
+    fn fail_restore(&mut self, code: u32) {
+        tracing::info!(
+            code,
+            "the session cannot be restored: the login was refused"
+        );
+        self.end_session_with(
+            ClientState::Closed,
+            &format!(
+                "the server refused to resume the session and the login with the saved token failed (code {code})"
+            ),
+            Error::LoginFailed { code },
+        );
+    }
+
+    /// Logged in on the new session: resend what is pending, fill the gaps, carry on.
+    fn finish_restore(&mut self, now: Instant, tokens: Option<LoginTokens>) {
+        self.restore = None;
+        self.restore_deadline = None;
+        if let (Some(t), Some(c)) = (tokens, self.credentials.as_mut()) {
+            c.access_token = Some(t.access_token);
+            c.refresh_token = Some(t.refresh_token);
+        }
+        tracing::info!(
+            pending = self.pending.values().filter(|p| p.is_app()).count(),
+            conversations = self.delivered.len(),
+            "session restored"
+        );
+        self.phase = Phase::Open;
+        self.reconnect_attempt = 0;
+        self.reconnect_at = None;
+        self.set_state(ClientState::LoggedIn);
+        self.emit(ClientEvent::SessionRestored);
+        // The SDK's own requests of an earlier restore that did not finish start over (what a
+        // fill held back stays held).
+        self.pending.retain(|_, p| p.is_app());
+        self.outbox.clear();
+        // 1. Gap fill: every conversation with a delivered seq. Live events of these
+        //    conversations wait until their fill is done.
+        let mut convs: Vec<(String, u64)> = self
+            .delivered
+            .iter()
+            .map(|(c, s)| (c.clone(), *s))
+            .collect();
+        convs.sort();
+        for (conv, last) in convs {
+            self.filling.entry(conv.clone()).or_default();
+            self.request_fill(now, conv, last + 1);
+        }
+        // 2. Every request that has not completed, in its original order, with its original
+        //    request_uuid: the server runs each write once (answers a repeat from its log).
+        let mut resend: Vec<(u64, String)> = self
+            .pending
+            .iter()
+            .map(|(u, p)| (p.order, u.clone()))
+            .collect();
+        resend.sort();
+        for (_, uuid) in resend {
+            let p = self.pending.get_mut(&uuid).expect("listed");
+            p.reset();
+            self.outbox.push_back((uuid, p.json.clone()));
+        }
+        // 3. Presence is per session: the new one is offline until told otherwise.
+        if self.want_online {
+            let r = ClientRequest::new(vox_protocol::messaging::Request::SetStatus(
+                vox_protocol::messaging::PresenceMessage { online: true },
+            ));
+            self.queue_request(now, OperationId(0), r, Expect::One, Completion::Discard, 0);
+        }
+        self.flush_outbox(now);
+    }
+
+    /// Ask for the events of `conv` from `from` on (one window).
+    fn request_fill(&mut self, now: Instant, conv: String, from: u64) {
+        let r = ClientRequest::new(vox_protocol::messaging::Request::RetransmitEvents(
+            vox_protocol::messaging::RetransmitRequest::from_seq(conv.clone(), from, FILL_WINDOW),
+        ));
+        self.queue_request(
+            now,
+            OperationId(0),
+            r,
+            Expect::Retransmit,
+            Completion::Fill { conv, from },
+            0,
+        );
+    }
+
+    /// A window of a gap fill arrived: deliver what was not delivered yet, in seq order; ask
+    /// for the next window while the server returns full ones.
+    fn on_fill(&mut self, conv: String, from: u64, r: Result<Reply, Error>) {
+        let events = match r {
+            Ok(Reply::Retransmit(r)) => r.events,
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(conversation = %conv, from, error = %e, "gap fill failed; events of this conversation may be missing");
+                return self.finish_fill(&conv);
+            }
+        };
+        let n = events.len() as u64;
+        let mut events = events;
+        events.sort_by_key(|e| e.sequence());
+        tracing::debug!(conversation = %conv, from, events = n, "gap fill");
+        for e in events {
+            let ev = match e {
+                RetransmittedEvent::Conversation(c) => MessengerEvent::Conversation(c),
+                RetransmittedEvent::Message(m) => MessengerEvent::Message(m),
+            };
+            let seq = match &ev {
+                MessengerEvent::Conversation(c) => c.sequence,
+                MessengerEvent::Message(m) => m.sequence,
+                _ => 0,
+            };
+            if self.note_delivered(&conv, seq) {
+                self.to_listeners(ev);
+            }
+        }
+        if n >= FILL_WINDOW {
+            let next = self.delivered.get(&conv).copied().unwrap_or(from) + 1;
+            let next = next.max(from + FILL_WINDOW);
+            self.request_fill(Instant::now(), conv, next);
+        } else {
+            self.finish_fill(&conv);
+        }
+    }
+
+    /// The fill of `conv` is over: the live events held back meanwhile go out now.
+    fn finish_fill(&mut self, conv: &str) {
+        let Some(fill) = self.filling.remove(conv) else {
+            return;
+        };
+        for msg in fill.held {
+            self.process_messaging(msg);
+        }
+    }
+
+    /// Record that `seq` of `conv` is delivered; false when it (or a later one) already was.
+    fn note_delivered(&mut self, conv: &str, seq: u64) -> bool {
+        match self.delivered.get_mut(conv) {
+            Some(last) if seq <= *last => false,
+            Some(last) => {
+                *last = seq;
+                true
+            }
+            None => {
+                self.delivered.insert(conv.to_owned(), seq);
+                true
+            }
+        }
+    }
+
+    fn to_listeners(&self, ev: MessengerEvent) {
+        let Some(shared) = self.shared() else { return };
+        let t = ev.event_type();
+        runtime::get().deliver(move || {
+            for l in shared.messenger_listeners(t) {
+                l(&ev);
+            }
+        });
+    }
+
+    // -------------------------------------------------------------------------------------
+    // Messaging events
+    // -------------------------------------------------------------------------------------
 
     fn on_messaging(&mut self, text: &str) {
         let msg = match events::parse(text) {
@@ -1022,12 +1533,41 @@ impl Actor {
                 }) = serde_json::from_str::<Probe>(text)
                     && let Some(p) = self.pending.remove(&u)
                 {
-                    deliver(p.cb, Err(Error::Protocol(e.to_string())));
+                    self.complete(p, Err(Error::Protocol(e.to_string())));
                 }
                 return;
             }
         };
+        // A conversation being gap-filled: its live events wait for the fill.
+        if let Some((conv, _)) = seq_key(&msg)
+            && let Some(fill) = self.filling.get_mut(&conv)
+        {
+            fill.held.push(msg);
+            return;
+        }
+        self.process_messaging(msg);
+    }
+
+    fn process_messaging(&mut self, msg: vox_protocol::messaging::ServerMessage) {
         let Some(shared) = self.shared() else { return };
+        let key = seq_key(&msg);
+        let answers = self.pending.get(&msg.request_uuid);
+        let internal = answers.is_some_and(|p| !p.is_app());
+        // The answer to a request sent once is always new to the application (it may carry
+        // an older seq: createConversation of an existing direct conversation); any other
+        // event that takes a seq is delivered once per (conversation, seq).
+        let first_answer = answers.is_some_and(|p| p.is_app() && !p.resent);
+        let fresh = match &key {
+            Some((conv, seq)) if first_answer => {
+                self.note_delivered(conv, *seq);
+                true
+            }
+            Some((conv, seq)) => self.note_delivered(conv, *seq),
+            None => true,
+        };
+        if !fresh && let Some((conv, seq)) = &key {
+            tracing::debug!(conversation = %conv, seq, event = %msg.event, "event already delivered; not repeated");
+        }
         let messenger = Messenger::new(super::Client {
             shared: shared.clone(),
         });
@@ -1041,15 +1581,11 @@ impl Actor {
             return;
         };
         drop(messenger);
-        // Listeners first, then the completion (the Web SDK's order).
-        let listeners_ev = ev.clone();
-        let t = ev.event_type();
-        let sh = shared.clone();
-        runtime::get().deliver(move || {
-            for l in sh.messenger_listeners(t) {
-                l(&listeners_ev);
-            }
-        });
+        // Listeners first, then the completion (the Web SDK's order). The SDK's own requests
+        // (gap fill, repeated setStatus) are not the application's events.
+        if fresh && !internal {
+            self.to_listeners(ev.clone());
+        }
         if msg.request_uuid.is_empty() {
             return;
         }
@@ -1062,7 +1598,7 @@ impl Actor {
         };
         if let Some(r) = done {
             let p = self.pending.remove(&msg.request_uuid).expect("present");
-            deliver(p.cb, r);
+            self.complete(p, r);
         }
     }
 }

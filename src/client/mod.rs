@@ -38,12 +38,14 @@ pub enum ClientState {
     Connecting = 1,
     /// Connected, not logged in.
     Connected = 2,
-    /// The socket was lost; the SDK is resuming the session on a new one.
+    /// The socket was lost; the SDK is resuming the session on a new one (or, if the server
+    /// cannot resume it, restoring it with a new session and a token login).
     Reconnecting = 3,
     /// Connected and logged in.
     LoggedIn = 4,
-    /// The connection ended without `disconnect()` (closed by the server, resume refused, or
-    /// reconnect attempts exhausted). `connect()` may be called again.
+    /// The connection ended without `disconnect()` (the session could not be restored — no
+    /// token, or the token login refused — or reconnect attempts exhausted). `connect()` may
+    /// be called again.
     Closed = 5,
 }
 
@@ -71,6 +73,15 @@ pub enum ClientEvent {
     Reconnecting,
     /// The session was resumed on a new socket; nothing was lost.
     Reconnected,
+    /// The server could not resume the session (it restarted, or the resume window expired), so
+    /// the SDK opened a new session and logged in again with the access token of the last login
+    /// (refreshing it if needed). Pending requests were resent with their original
+    /// `request_uuid` (the server executes each once) and the events missed in every conversation
+    /// seen so far were fetched and delivered, in order, before any newer one. Lost: events
+    /// without a seq (typing, read marks, presence) sent while the client was away. The new
+    /// session is offline until `setStatus(true)`; the SDK repeats the last `setStatus(true)`
+    /// of this client itself.
+    SessionRestored,
     /// The connection ended without `disconnect()`.
     ConnectionClosed { reason: String },
 }
@@ -426,7 +437,11 @@ impl Client {
             options.to_wire(),
         ));
         self.rpc(
-            actor::RpcKind::Login(user.to_owned()),
+            actor::RpcKind::Login(actor::LoginKind {
+                login: user.to_owned(),
+                options: options.to_wire(),
+                access_token: None,
+            }),
             Self::login_payload(rpc),
             Self::auth_reply,
             Box::new(cb),
@@ -464,7 +479,11 @@ impl Client {
             options.to_wire(),
         ));
         self.rpc(
-            actor::RpcKind::Login(user.to_owned()),
+            actor::RpcKind::Login(actor::LoginKind {
+                login: user.to_owned(),
+                options: options.to_wire(),
+                access_token: Some(access_token.to_owned()),
+            }),
             Self::login_payload(rpc),
             Self::auth_reply,
             Box::new(cb),
@@ -527,7 +546,11 @@ impl Client {
             vox_protocol::rpc::OneTimeKeyLogin::new(user, hash, options.to_wire()),
         );
         self.rpc(
-            actor::RpcKind::Login(user.to_owned()),
+            actor::RpcKind::Login(actor::LoginKind {
+                login: user.to_owned(),
+                options: options.to_wire(),
+                access_token: None,
+            }),
             rpc.to_json(),
             Self::auth_reply,
             Box::new(cb),
@@ -559,7 +582,7 @@ impl Client {
                 device_token: device_token.map(str::to_owned),
             });
         self.rpc(
-            actor::RpcKind::Refresh,
+            actor::RpcKind::Refresh(user.to_owned()),
             rpc.to_json(),
             |r| match r {
                 actor::RpcReply::Tokens(t) => Ok(t),

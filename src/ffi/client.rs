@@ -550,6 +550,12 @@ pub unsafe extern "C" fn vox_client_on_event(
                 ),
                 ClientEvent::Reconnecting => (VOX_CLIENT_EVENT_RECONNECTING, None, None),
                 ClientEvent::Reconnected => (VOX_CLIENT_EVENT_RECONNECTED, None, None),
+                // A new session replaced the lost one: RECONNECTED, with a reason that says so.
+                ClientEvent::SessionRestored => (
+                    VOX_CLIENT_EVENT_RECONNECTED,
+                    None,
+                    Some("session restored: logged in again on a new session"),
+                ),
                 ClientEvent::ConnectionClosed { reason } => (
                     VOX_CLIENT_EVENT_CONNECTION_CLOSED,
                     None,

@@ -22,6 +22,11 @@ enum Cmd {
     Kill,
     /// Stop answering anything (and stop reading) until the socket is replaced.
     Mute,
+    /// Drop the socket and forget the session, as a restarted server does: the next resume
+    /// attempt is refused with `{"type":"error"}`.
+    Restart,
+    /// Refuse logins with this access token (701), as for an expired one.
+    RejectToken(String),
 }
 
 pub struct Mock {
@@ -75,6 +80,17 @@ impl Mock {
         let _ = self.cmds.send(Cmd::Mute);
     }
 
+    /// Behave like a restarted server (see `Cmd::Restart`).
+    pub fn restart(&self) {
+        let _ = self.cmds.send(Cmd::Restart);
+    }
+
+    /// From now on, refuse logins with `token` (701). (Logins by password return the access
+    /// token "at-1"; a refresh returns "at-2".)
+    pub fn reject_token(&self, token: &str) {
+        let _ = self.cmds.send(Cmd::RejectToken(token.to_owned()));
+    }
+
     /// The next frame the SDK sent (pings skipped).
     pub async fn next_frame(&mut self) -> Value {
         super::within(self.frames.recv()).await.expect("mock alive")
@@ -122,10 +138,30 @@ async fn run(
     let mut session = Session::new(SessionConfig::server(), Some(id.clone()), Instant::now());
     let mut ws: Option<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> = None;
     let mut muted = false;
+    let mut forgotten = false;
+    let mut rejected: Vec<String> = Vec::new();
     loop {
         let now = Instant::now();
         let deadline = session.poll_timeout();
         tokio::select! {
+            // Read what the current socket has before accepting a new one: a client that closes
+            // (e.g. with 4001) and reconnects at once must have its close frame seen.
+            biased;
+            msg = async { ws.as_mut().unwrap().next().await }, if ws.is_some() && !muted => match msg {
+                Some(Ok(Message::Text(t))) => session.handle_text(t.as_str(), Instant::now()),
+                Some(Ok(Message::Close(f))) => {
+                    if let Some(f) = f {
+                        let _ = closes.send(u16::from(f.code));
+                    }
+                    ws = None;
+                    session.transport_down(Instant::now());
+                }
+                Some(Ok(_)) => {}
+                _ => {
+                    ws = None;
+                    session.transport_down(Instant::now());
+                }
+            },
             acc = listener.accept() => {
                 let Ok((tcp, _)) = acc else { return };
                 let resume = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -136,8 +172,15 @@ async fn run(
                     r.store(q.split('&').any(|kv| kv.starts_with("id=")), std::sync::atomic::Ordering::SeqCst);
                     Ok(resp)
                 };
-                let Ok(new_ws) = tokio_tungstenite::accept_hdr_async(tcp, cb).await else { continue };
+                let Ok(mut new_ws) = tokio_tungstenite::accept_hdr_async(tcp, cb).await else { continue };
                 sockets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if forgotten && resume.load(std::sync::atomic::Ordering::SeqCst) {
+                    // The restarted server does not know the session.
+                    let _ = new_ws.send(Message::text(r#"{"type":"error"}"#)).await;
+                    let _ = new_ws.close(None).await;
+                    continue;
+                }
+                forgotten = false;
                 if ws.is_some() {
                     session.transport_down(now);
                 }
@@ -162,20 +205,11 @@ async fn run(
                     session.transport_down(now);
                 }
                 Some(Cmd::Mute) => muted = true,
-            },
-            msg = async { ws.as_mut().unwrap().next().await }, if ws.is_some() && !muted => match msg {
-                Some(Ok(Message::Text(t))) => session.handle_text(t.as_str(), Instant::now()),
-                Some(Ok(Message::Close(f))) => {
-                    if let Some(f) = f {
-                        let _ = closes.send(u16::from(f.code));
-                    }
+                Some(Cmd::RejectToken(t)) => rejected.push(t),
+                Some(Cmd::Restart) => {
                     ws = None;
-                    session.transport_down(Instant::now());
-                }
-                Some(Ok(_)) => {}
-                _ => {
-                    ws = None;
-                    session.transport_down(Instant::now());
+                    forgotten = true;
+                    session = Session::new(SessionConfig::server(), Some(id.clone()), Instant::now());
                 }
             },
             _ = async { tokio::time::sleep_until(deadline.unwrap().into()).await }, if deadline.is_some() => {
@@ -213,6 +247,17 @@ async fn run(
                         continue;
                     }
                     let _ = frames.send(v.clone());
+                    let refused = v["name"] == "login"
+                        && v["params"][2]["accessToken"]
+                            .as_str()
+                            .is_some_and(|t| rejected.iter().any(|r| r == t));
+                    if refused {
+                        let _ = session.send(
+                            Arc::from(r#"{"name":"loginFailed","params":[701]}"#),
+                            Instant::now(),
+                        );
+                        continue;
+                    }
                     for reply in answer(&v, responder.as_ref()) {
                         let _ = session.send(Arc::from(reply.to_string()), Instant::now());
                     }
@@ -224,20 +269,24 @@ async fn run(
     }
 }
 
-fn tokens() -> Value {
-    json!({"accessToken":"at-1","accessExpire":172800,"refreshToken":"rt-1","refreshExpire":2592000})
+fn tokens(n: u32) -> Value {
+    json!({"accessToken":format!("at-{n}"),"accessExpire":172800,"refreshToken":format!("rt-{n}"),"refreshExpire":2592000})
 }
 
 fn answer(v: &Value, responder: Option<&Responder>) -> Vec<Value> {
     match v["name"].as_str() {
+        // A token login returns no new tokens (as the real server does).
+        Some("login") if v["params"][2]["accessToken"].is_string() => {
+            vec![json!({"name":"loginSuccessful","params":["User One",{}]})]
+        }
         Some("login") | Some("loginUsingOneTimeKey") => {
-            vec![json!({"name":"loginSuccessful","params":["User One",{"OAuth":tokens()}]})]
+            vec![json!({"name":"loginSuccessful","params":["User One",{"OAuth":tokens(1)}]})]
         }
         Some("loginGenerateOneTimeKey") => {
             vec![json!({"name":"loginFailed","params":[302,"otk-key"]})]
         }
         Some("refreshOauthToken") => {
-            vec![json!({"name":"refreshOauthTokenSuccessful","params":[{"OAuth":tokens()}]})]
+            vec![json!({"name":"refreshOauthTokenSuccessful","params":[{"OAuth":tokens(2)}]})]
         }
         Some(_) => vec![],
         None => responder.map(|r| r(v)).unwrap_or_default(),

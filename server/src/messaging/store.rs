@@ -206,6 +206,7 @@ impl MsgStore {
             members: HashMap::new(),
             poisoned: poisoned.clone(),
             max_batch: opts.max_batch.max(1),
+            last_prune: 0,
         };
         std::thread::Builder::new()
             .name("vox-msg-writer".into())
@@ -312,6 +313,8 @@ struct Writer {
     members: HashMap<i64, Members>,
     poisoned: Arc<AtomicBool>,
     max_batch: usize,
+    /// When the request log was last pruned (UNIX seconds).
+    last_prune: i64,
 }
 
 impl Writer {
@@ -338,10 +341,20 @@ impl Writer {
 
     fn run_batch(&mut self, batch: &mut Vec<WriteJob>) {
         let mut results: Vec<Res<Vec<Publish>>> = Vec::with_capacity(batch.len());
+        let ts = now();
+        let prune = ts - self.last_prune >= DEDUP_PRUNE_EVERY_SECS;
         let outcome = (|| -> rusqlite::Result<()> {
             let mut tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if prune {
+                let n = tx
+                    .prepare_cached("DELETE FROM request_log WHERE created_at < ?1")?
+                    .execute([ts - DEDUP_RETENTION_SECS])?;
+                if n > 0 {
+                    tracing::debug!(rows = n, "request log pruned");
+                }
+            }
             for job in batch.iter() {
                 let sp = tx.savepoint()?;
                 // A bug in a handler must not take the writer (and every later write) down:
@@ -369,6 +382,9 @@ impl Writer {
             }
             tx.commit()
         })();
+        if prune && outcome.is_ok() {
+            self.last_prune = ts;
+        }
         let results = match outcome {
             Ok(()) => results,
             Err(e) => {
@@ -420,7 +436,144 @@ fn publish_committed(hub: &Hub, batch: Committed) {
     }
 }
 
+/// How long the request log (`request_log`, migration 0003) keeps what a write answered, so that
+/// a resent request is answered from it instead of running again. A client resends only while a
+/// request is pending (the SDKs time requests out after 20 s), so an hour is ample.
+pub const DEDUP_RETENTION_SECS: i64 = 3600;
+/// How often (at most) the writer prunes the request log.
+const DEDUP_PRUNE_EVERY_SECS: i64 = 60;
+
+/// The actions whose writes take a conversation seq: each is executed at most once per
+/// `(user, request_uuid)`; a repeat is answered from the request log.
+pub fn is_deduplicated(action: Action) -> bool {
+    matches!(
+        action,
+        Action::CreateConversation
+            | Action::EditConversation
+            | Action::JoinConversation
+            | Action::LeaveConversation
+            | Action::AddParticipants
+            | Action::EditParticipants
+            | Action::RemoveParticipants
+            | Action::SendMessage
+            | Action::EditMessage
+            | Action::RemoveMessage
+    )
+}
+
+/// The reply frames recorded for `(user, request_uuid)`, as publishes to the initiator only.
+fn recorded_replies(
+    conn: &Connection,
+    user: UserId,
+    request_uuid: &str,
+) -> Res<Option<Vec<Publish>>> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT replies FROM request_log WHERE user_id = ?1 AND request_uuid = ?2")?
+        .query_row(params![user as i64, request_uuid], |r| r.get(0))
+        .optional()?;
+    let Some(text) = text else { return Ok(None) };
+    let items: Vec<(String, Box<RawValue>)> = serde_json::from_str(&text).map_err(|e| {
+        tracing::error!(error = %e, "unreadable request_log row");
+        Reject::from(ErrorCode::Internal)
+    })?;
+    let mut out = Vec::with_capacity(items.len());
+    for (name, payload) in items {
+        let event = EventName::from_name(&name).ok_or(Reject::from(ErrorCode::Internal))?;
+        out.push(Publish::reply_only(event, payload));
+    }
+    Ok(Some(out))
+}
+
+/// Record what a seq-taking write answered its initiator (same transaction as the write).
+fn record_replies(
+    conn: &Connection,
+    user: UserId,
+    request_uuid: &str,
+    publishes: &[Publish],
+    ts: i64,
+) -> Res<()> {
+    #[derive(serde::Deserialize)]
+    struct Obj {
+        #[serde(default)]
+        uuid: Option<String>,
+        #[serde(default)]
+        conversation: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        seq: Option<u64>,
+        #[serde(default)]
+        object: Option<Obj>,
+    }
+    let mut items: Vec<(&str, &RawValue)> = Vec::new();
+    let mut conv_uuid: Option<String> = None;
+    let (mut first, mut last): (Option<u64>, Option<u64>) = (None, None);
+    for p in publishes.iter().filter(|p| p.reply) {
+        items.push((p.event.as_str(), &p.payload));
+        if let Ok(probe) = serde_json::from_str::<Probe>(p.payload.get()) {
+            if let Some(seq) = probe.seq {
+                first = Some(first.map_or(seq, |f: u64| f.min(seq)));
+                last = Some(last.map_or(seq, |l: u64| l.max(seq)));
+            }
+            if conv_uuid.is_none() {
+                conv_uuid = probe.object.and_then(|o| {
+                    if p.event.is_message_event() {
+                        o.conversation
+                    } else {
+                        o.uuid
+                    }
+                });
+            }
+        }
+    }
+    let conv_id: Option<i64> = match &conv_uuid {
+        Some(u) => conn
+            .prepare_cached("SELECT id FROM conversations WHERE uuid = ?1")?
+            .query_row([u], |r| r.get(0))
+            .optional()?,
+        None => None,
+    };
+    let replies = serde_json::to_string(&items).map_err(|_| Reject::from(ErrorCode::Internal))?;
+    conn.prepare_cached(
+        "INSERT INTO request_log (user_id, request_uuid, created_at, conv_id, first_seq, last_seq, replies) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        user as i64,
+        request_uuid,
+        ts,
+        conv_id,
+        first.map(|s| s as i64),
+        last.map(|s| s as i64),
+        replies
+    ])?;
+    Ok(())
+}
+
+/// Run one job. A seq-taking request whose `(user, request_uuid)` already committed is not run
+/// again: its initiator gets the recorded reply (see migration 0003).
 fn execute(
+    conn: &Connection,
+    members: &mut HashMap<i64, Members>,
+    job: &WriteJob,
+) -> Res<Vec<Publish>> {
+    if let (WriteOp::Request(req), Some(c), Some(i)) = (&job.op, job.caller, &job.initiator)
+        && is_deduplicated(req.action())
+        && !i.request_uuid.is_empty()
+    {
+        if let Some(replies) = recorded_replies(conn, c.user_id, &i.request_uuid)? {
+            tracing::info!(action = %req.action(), request_uuid = %i.request_uuid, "repeated request answered from the request log");
+            return Ok(replies);
+        }
+        let publishes = execute_once(conn, members, job)?;
+        record_replies(conn, c.user_id, &i.request_uuid, &publishes, now())?;
+        return Ok(publishes);
+    }
+    execute_once(conn, members, job)
+}
+
+fn execute_once(
     conn: &Connection,
     members: &mut HashMap<i64, Members>,
     job: &WriteJob,

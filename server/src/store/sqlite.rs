@@ -44,6 +44,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_messaging.sql",
         include_str!("../../migrations/0002_messaging.sql"),
     ),
+    (
+        "0003_request_dedup.sql",
+        include_str!("../../migrations/0003_request_dedup.sql"),
+    ),
 ];
 
 /// The schema version (`PRAGMA user_version`) this build writes: the number of migrations.

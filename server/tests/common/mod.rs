@@ -299,15 +299,21 @@ impl Chat {
     }
 
     /// Send a request; returns its request_uuid. `@type` is added as the Web SDK does.
-    pub async fn send(&mut self, action: &str, mut payload: Value) -> String {
+    pub async fn send(&mut self, action: &str, payload: Value) -> String {
         let uuid = uuid::Uuid::new_v4().to_string();
+        self.send_as(&uuid, action, payload).await;
+        uuid
+    }
+
+    /// Send a request with the given request_uuid (a client resending a request).
+    pub async fn send_as(&mut self, uuid: &str, action: &str, mut payload: Value) -> String {
         if let Some(a) = vox_protocol::messaging::Action::from_name(action) {
             payload["@type"] = json!(a.at_type());
         }
         self.raw
             .send_msg(json!({"service": "chat", "event": action, "payload": payload, "request_uuid": uuid}))
             .await;
-        uuid
+        uuid.to_owned()
     }
 
     /// The next messaging frame from the socket (ACKing it).

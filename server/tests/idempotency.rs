@@ -1,0 +1,219 @@
+//! Idempotent writes: a request resent with the same `request_uuid` (a client recovering its
+//! session after a server restart) is executed once. The initiator gets the same answer both
+//! times (same payload, same seq); other participants get the event once. Also across a
+//! SIGKILL and restart of the server binary on the same database file.
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// The `(seq, object)` history of a conversation as `who` retransmits it.
+async fn history(who: &mut Chat, conv: &str) -> Vec<Value> {
+    let g = who
+        .call_ok(
+            "getConversation",
+            json!({"uuid": conv}),
+            "onGetConversation",
+        )
+        .await;
+    let last = g["seq"].as_u64().unwrap();
+    let mut out = Vec::new();
+    let mut from = 1;
+    while from <= last {
+        let u = who
+            .send(
+                "retransmitEvents",
+                json!({"conversation": conv, "events_from": from, "count": 100}),
+            )
+            .await;
+        let head = who.reply(&u).await;
+        let n = head["payload"]["count"].as_u64().unwrap() as usize;
+        let mut frames = vec![head];
+        if n > 1 {
+            frames.extend(who.replies(&u, n - 1).await);
+        }
+        out.extend(frames.into_iter().map(|f| f["payload"]["object"].clone()));
+        from += 100;
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_resent_write_is_executed_once_and_answered_the_same() {
+    let ts = start_msg().await;
+    let mut a = Chat::login(&ts, "user1").await;
+    let mut b = Chat::login(&ts, "user2").await;
+
+    // createConversation twice with one uuid: one conversation, one seq.
+    let create = json!({"participants": [{"user_id": U2, "flags": 7}], "title": "Dedup"});
+    let cu = uuid::Uuid::new_v4().to_string();
+    a.send_as(&cu, "createConversation", create.clone()).await;
+    a.send_as(&cu, "createConversation", create.clone()).await;
+    let r1 = a.reply(&cu).await;
+    let r2 = a.reply(&cu).await;
+    assert_eq!(r1["event"], "onCreateConversation", "{r1}");
+    assert_eq!(r1, r2, "the repeated request got another answer");
+    let conv = r1["payload"]["object"]["uuid"].as_str().unwrap().to_owned();
+    assert_eq!(r1["payload"]["seq"], 1);
+    assert_eq!(b.expect("onCreateConversation").await["seq"], 1);
+
+    // sendMessage twice (pipelined, so both may share one commit), then once more after the
+    // first answer: three answers, identical, one message.
+    let mu = uuid::Uuid::new_v4().to_string();
+    let send = json!({"text": "once", "conversation": conv, "payload": []});
+    a.send_as(&mu, "sendMessage", send.clone()).await;
+    a.send_as(&mu, "sendMessage", send.clone()).await;
+    let s1 = a.reply(&mu).await;
+    let s2 = a.reply(&mu).await;
+    a.send_as(&mu, "sendMessage", send.clone()).await;
+    let s3 = a.reply(&mu).await;
+    assert_eq!(s1["event"], "onSendMessage", "{s1}");
+    assert_eq!(s1["payload"]["seq"], 2);
+    assert_eq!(s1, s2);
+    assert_eq!(s1, s3);
+    let pushed = b.expect("onSendMessage").await;
+    assert_eq!(
+        pushed, s1["payload"],
+        "B got another payload than A's answer"
+    );
+
+    // editMessage and addParticipants repeated: one seq each; a repeated addParticipants is
+    // not refused with 13 (already a participant) but answered as the first time.
+    let msg_uuid = s1["payload"]["object"]["uuid"].as_str().unwrap().to_owned();
+    let eu = uuid::Uuid::new_v4().to_string();
+    let edit = json!({"text": "edited", "conversation": conv, "payload": [], "uuid": msg_uuid});
+    a.send_as(&eu, "editMessage", edit.clone()).await;
+    a.send_as(&eu, "editMessage", edit).await;
+    let e1 = a.reply(&eu).await;
+    assert_eq!(e1, a.reply(&eu).await);
+    assert_eq!(e1["payload"]["seq"], 3);
+    assert_eq!(b.expect("onEditMessage").await["seq"], 3);
+    let pu = uuid::Uuid::new_v4().to_string();
+    let add = json!({"uuid": conv, "participants": [{"user_id": U3, "flags": 7}]});
+    a.send_as(&pu, "addParticipants", add.clone()).await;
+    a.send_as(&pu, "addParticipants", add).await;
+    let p1 = a.reply(&pu).await;
+    assert_eq!(p1["event"], "onEditConversation", "{p1}");
+    assert_eq!(p1, a.reply(&pu).await);
+    assert_eq!(b.expect("onEditConversation").await["seq"], 4);
+
+    // A refused request is not recorded: the same uuid, sent again once it can succeed, runs.
+    let ru = uuid::Uuid::new_v4().to_string();
+    let empty = json!({"text": "", "conversation": conv, "payload": []});
+    a.send_as(&ru, "sendMessage", empty).await;
+    assert_eq!(a.reply(&ru).await["event"], "onError");
+    a.send_as(
+        &ru,
+        "sendMessage",
+        json!({"text": "now", "conversation": conv, "payload": []}),
+    )
+    .await;
+    assert_eq!(a.reply(&ru).await["payload"]["seq"], 5);
+    assert_eq!(b.expect("onSendMessage").await["seq"], 5);
+
+    // The same uuid from another user is another request.
+    b.send_as(
+        &mu,
+        "sendMessage",
+        json!({"text": "mine", "conversation": conv, "payload": []}),
+    )
+    .await;
+    let other = b.reply(&mu).await;
+    assert_eq!(other["payload"]["seq"], 6, "{other}");
+    assert_eq!(other["payload"]["object"]["text"], "mine");
+
+    b.quiet().await;
+    let h = history(&mut b, &conv).await;
+    let seqs: Vec<u64> = h
+        .iter()
+        .map(|e| e["payload"]["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=6).collect::<Vec<_>>());
+    let texts: Vec<&str> = h
+        .iter()
+        .filter(|e| e["event"] == "onSendMessage")
+        .map(|e| e["payload"]["object"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["once", "now", "mine"]);
+}
+
+fn spawn_server(db: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vox-messenger-server"))
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0"])
+        .args([
+            "--plain-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--msg-rate-per-second", "0", "--msg-rate-per-minute", "0"])
+        .arg("--db")
+        .arg(db)
+        .env("VOX_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("server binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = loop {
+        let line = lines
+            .next()
+            .expect("server exited before READY")
+            .expect("read stdout");
+        if let Some(rest) = line.strip_prefix("READY ") {
+            break serde_json::from_str::<Value>(rest).expect("READY json");
+        }
+    };
+    let ws = ready["ws"]
+        .as_str()
+        .expect("plain ws address")
+        .parse()
+        .unwrap();
+    (child, ws)
+}
+
+#[tokio::test]
+async fn a_resent_write_is_answered_from_the_log_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dedup.sqlite3");
+    let (mut child, addr) = spawn_server(&db);
+    let mut a = Chat::login_at(addr, "user1").await;
+    let (conv, _) = a
+        .create(json!({"participants": [{"user_id": U2, "flags": 7}], "title": "Restart"}))
+        .await;
+    let mu = uuid::Uuid::new_v4().to_string();
+    let send = json!({"text": "before the kill", "conversation": conv, "payload": []});
+    a.send_as(&mu, "sendMessage", send.clone()).await;
+    let first = a.reply(&mu).await;
+    assert_eq!(first["payload"]["seq"], 2, "{first}");
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    drop(a);
+
+    let (mut child, addr) = spawn_server(&db);
+    let mut b = Chat::login_at(addr, "user2").await;
+    let mut a = Chat::login_at(addr, "user1").await;
+    a.send_as(&mu, "sendMessage", send).await;
+    let again = a.reply(&mu).await;
+    assert_eq!(first, again, "the resent request was answered differently");
+    // B is online and gets nothing for the resend: its next event is the next message.
+    let next = a.say(&conv, "after the restart").await;
+    assert_eq!(next["seq"], 3);
+    let pushed = b.expect("onSendMessage").await;
+    assert_eq!(pushed["seq"], 3, "B got {pushed}");
+    b.quiet().await;
+    let h = history(&mut b, &conv).await;
+    let texts: Vec<&str> = h
+        .iter()
+        .filter(|e| e["event"] == "onSendMessage")
+        .map(|e| e["payload"]["object"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["before the kill", "after the restart"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -207,6 +207,44 @@ async fn messages_send_edit_remove_with_gap_free_seq() {
     assert_eq!(rm["seq"], 8);
     assert_eq!(rm["object"], json!({"uuid": bm, "conversation": cu}));
     b.expect("onRemoveMessage").await;
+    // History keeps every seq of the removed message but none of its words: its send event (5)
+    // and both edits (6, 7) come back with empty text and payload; other messages are intact.
+    let u = a
+        .send(
+            "retransmitEvents",
+            json!({"conversation": cu, "events_from": 2, "events_to": 8}),
+        )
+        .await;
+    let fr = a.replies(&u, 7).await;
+    let history: Vec<(u64, String, Value, Value)> = fr
+        .iter()
+        .map(|f| {
+            let ev = &f["payload"]["object"];
+            (
+                ev["payload"]["seq"].as_u64().unwrap(),
+                ev["event"].as_str().unwrap().to_owned(),
+                ev["payload"]["object"]["text"].clone(),
+                ev["payload"]["object"]["payload"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history[0],
+        (2, "onSendMessage".into(), json!("hello"), json!([]))
+    );
+    assert_eq!(history[2].3, json!([{"kind": "img"}]));
+    for (seq, event) in [
+        (5, "onSendMessage"),
+        (6, "onEditMessage"),
+        (7, "onEditMessage"),
+    ] {
+        let h = &history[seq as usize - 2];
+        assert_eq!((h.0, h.1.as_str()), (seq, event));
+        assert_eq!((&h.2, &h.3), (&json!(""), &json!([])), "seq {seq} scrubbed");
+    }
+    assert_eq!(history[6].1, "onRemoveMessage");
+    let all = serde_json::to_string(&fr).unwrap();
+    assert!(!all.contains("mine") && !all.contains("moderated"), "{all}");
     // Removed and unknown messages.
     a.call_err(
         "editMessage",

@@ -81,6 +81,7 @@ async fn migrations_apply_and_reopen_is_idempotent() {
                 "apps",
                 "conversations",
                 "events",
+                "message_edits",
                 "messages",
                 "notification_settings",
                 "one_time_keys",

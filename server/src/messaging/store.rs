@@ -1628,7 +1628,7 @@ fn edit_message(
         "UPDATE messages SET text = ?2, payload = ?3, edited_at = ?4 WHERE uuid = ?1",
     )?
     .execute(params![r.uuid, r.text, payload_json, ts])?;
-    let (_, payload) = seq_event(conn, conv, ts, EventName::EditMessage, |_| {
+    let (seq, payload) = seq_event(conn, conv, ts, EventName::EditMessage, |_| {
         Ok(EventPayload::new(
             c.user_id,
             Action::EditMessage,
@@ -1640,12 +1640,53 @@ fn edit_message(
             },
         ))
     })?;
+    conn.prepare_cached(
+        "INSERT INTO message_edits (message_uuid, conv_id, seq) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![r.uuid, conv, seq as i64])?;
     Ok(vec![Publish::new(
         EventName::EditMessage,
         payload,
         m.iter().map(|x| x.0).collect(),
         true,
     )])
+}
+
+/// Erase a removed message's words from history: its onSendMessage event and every
+/// onEditMessage event keep their seq, event name, initiator and timestamp, but their `text`
+/// becomes "" and their `payload` []. Retransmission then never returns the removed text.
+fn scrub_message(conn: &Connection, conv: i64, uuid: &str) -> Res<()> {
+    let mut seqs: Vec<i64> = Vec::new();
+    if let Some(s) = conn
+        .prepare_cached("SELECT seq FROM messages WHERE uuid = ?1 AND conv_id = ?2")?
+        .query_row(params![uuid, conv], |r| r.get(0))
+        .optional()?
+    {
+        seqs.push(s);
+    }
+    let mut q = conn
+        .prepare_cached("SELECT seq FROM message_edits WHERE message_uuid = ?1 AND conv_id = ?2")?;
+    for s in q.query_map(params![uuid, conv], |r| r.get(0))? {
+        seqs.push(s?);
+    }
+    for seq in seqs {
+        let stored: Option<String> = conn
+            .prepare_cached("SELECT payload FROM events WHERE conv_id = ?1 AND seq = ?2")?
+            .query_row(params![conv, seq], |r| r.get(0))
+            .optional()?;
+        let Some(stored) = stored else { continue };
+        let mut v: serde_json::Value = serde_json::from_str(&stored).map_err(|e| {
+            tracing::error!(error = %e, conv, seq, "unreadable stored event");
+            Reject::from(ErrorCode::Internal)
+        })?;
+        if let Some(obj) = v.get_mut("object").and_then(|o| o.as_object_mut()) {
+            obj.insert("text".into(), serde_json::Value::String(String::new()));
+            obj.insert("payload".into(), serde_json::Value::Array(Vec::new()));
+        }
+        conn.prepare_cached("UPDATE events SET payload = ?3 WHERE conv_id = ?1 AND seq = ?2")?
+            .execute(params![conv, seq, v.to_string()])?;
+    }
+    Ok(())
 }
 
 fn remove_message(
@@ -1670,8 +1711,11 @@ fn remove_message(
             "Removing needs can_remove (own messages) or can_remove_all.",
         ));
     }
-    conn.prepare_cached("UPDATE messages SET removed = 1, edited_at = ?2 WHERE uuid = ?1")?
-        .execute(params![r.uuid, ts])?;
+    scrub_message(conn, conv, &r.uuid)?;
+    conn.prepare_cached(
+        "UPDATE messages SET removed = 1, edited_at = ?2, text = NULL, payload = '[]' WHERE uuid = ?1",
+    )?
+    .execute(params![r.uuid, ts])?;
     let (_, payload) = seq_event(conn, conv, ts, EventName::RemoveMessage, |_| {
         Ok(EventPayload::new(
             c.user_id,

@@ -48,6 +48,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_request_dedup.sql",
         include_str!("../../migrations/0003_request_dedup.sql"),
     ),
+    (
+        "0004_message_edits.sql",
+        include_str!("../../migrations/0004_message_edits.sql"),
+    ),
 ];
 
 /// The schema version (`PRAGMA user_version`) this build writes: the number of migrations.

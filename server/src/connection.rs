@@ -13,15 +13,16 @@ use crate::messaging::limits::{RateLimited, RateLimiter};
 use crate::messaging::store::{Caller, Reject, error_frame};
 use crate::state::Shared;
 use crate::store::User;
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::{self, Message, protocol::CloseFrame};
 use vox_protocol::frames::{CloseCode, Frame};
 use vox_protocol::messaging::{Action, ClientRequest, ErrorCode, MessagingError};
 use vox_protocol::rpc::{
@@ -29,6 +30,10 @@ use vox_protocol::rpc::{
     PayloadKind, RefreshOauthTokenFailed, RefreshOauthTokenSuccessful, RpcError, payload_kind,
 };
 use vox_protocol::session::{Session, SessionConfig, SessionEvent};
+
+/// The WebSocket of one transport (see [`crate::gateway`] for the upgrade).
+pub type WebSocket =
+    tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
 
 /// A socket handed to a connection task (the first one, or a resume).
 pub struct Attach {
@@ -103,7 +108,7 @@ async fn refuse(mut socket: WebSocket) {
         .await;
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
-            code: CloseCode::ServerError.as_u16(),
+            code: CloseCode::ServerError.as_u16().into(),
             reason: "refused".into(),
         })))
         .await;
@@ -196,7 +201,7 @@ impl Connection {
                 let _ = tokio::time::timeout(
                     Duration::from_secs(1),
                     socket.send(Message::Close(Some(CloseFrame {
-                        code: d.code,
+                        code: d.code.into(),
                         reason: d.reason.clone().into(),
                     }))),
                 )
@@ -206,7 +211,7 @@ impl Connection {
                 // the TCP connection (a reset can destroy our Close frame before it is read).
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                        while let Some(Ok(m)) = socket.recv().await {
+                        while let Some(Ok(m)) = socket.next().await {
                             if matches!(m, Message::Close(_)) {
                                 break;
                             }
@@ -296,23 +301,31 @@ impl Connection {
             while self.session.poll_transmit().is_some() {}
             return Ok(());
         };
-        let mut wrote = false;
-        while let Some(text) = self.session.poll_transmit() {
-            wrote = true;
-            if let Err(e) = socket.feed(Message::Text(text.into())).await {
-                return Err(Drop {
-                    code: 1011,
-                    reason: format!("write failed: {e}"),
-                });
+        // Every frame the session has for this transport goes into one buffer, framed by hand
+        // (server frames are unmasked text frames), and out with one write: no `String` or
+        // `Message` per frame, and one syscall for a whole batch of events.
+        let mut frame = self.session.poll_transmit_frame();
+        if frame.is_none() {
+            return Ok(());
+        }
+        let mut buf = take_write_buf();
+        let mut result = Ok(());
+        while let Some(f) = frame {
+            write_text_frame(&mut buf, &f);
+            frame = self.session.poll_transmit_frame();
+            if buf.len() >= WRITE_CHUNK || frame.is_none() {
+                result = write_raw(socket, &buf).await;
+                buf.clear();
+                if result.is_err() {
+                    break;
+                }
             }
         }
-        if wrote && let Err(e) = socket.flush().await {
-            return Err(Drop {
-                code: 1011,
-                reason: format!("write failed: {e}"),
-            });
-        }
-        Ok(())
+        give_write_buf(buf);
+        result.map_err(|e| Drop {
+            code: 1011,
+            reason: format!("write failed: {e}"),
+        })
     }
 
     /// Returns true when something was handled (the caller flushes again).
@@ -356,7 +369,7 @@ impl Connection {
         any
     }
 
-    async fn on_socket(&mut self, incoming: Option<Result<Message, axum::Error>>) {
+    async fn on_socket(&mut self, incoming: Option<Result<Message, tungstenite::Error>>) {
         let now = Instant::now().into_std();
         match incoming {
             Some(Ok(Message::Text(text))) => self.session.handle_text(text.as_str(), now),
@@ -367,7 +380,7 @@ impl Connection {
                 }))
                 .await;
             }
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
             Some(Ok(Message::Close(frame))) => {
                 tracing::debug!(conn = %self.id, frame = ?frame, "transport closed by peer");
                 self.socket = None;
@@ -415,13 +428,14 @@ impl Connection {
     async fn deliver(&mut self, first: Arc<str>) {
         let now = Instant::now().into_std();
         self.send_payload_at(first, now).await;
-        for _ in 0..1024 {
+        let mut more = std::collections::VecDeque::new();
+        if let Some(m) = &self.msg {
+            m.tx.pop_into(&mut more, 1024);
+        }
+        for next in more {
             if self.finished {
                 break;
             }
-            let Some(next) = self.msg.as_ref().and_then(|m| m.tx.try_pop()) else {
-                break;
-            };
             self.send_payload_at(next, now).await;
         }
     }
@@ -698,9 +712,9 @@ async fn next_event(msg: &mut Option<MsgSession>) -> Option<Arc<str>> {
     }
 }
 
-async fn recv(socket: &mut Option<WebSocket>) -> Option<Result<Message, axum::Error>> {
+async fn recv(socket: &mut Option<WebSocket>) -> Option<Result<Message, tungstenite::Error>> {
     match socket {
-        Some(s) => s.recv().await,
+        Some(s) => s.next().await,
         None => std::future::pending().await,
     }
 }
@@ -710,4 +724,59 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
+}
+
+/// Frames are written in chunks of about this size.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    /// Write buffers lent to connections for one flush each, so that a busy connection writes
+    /// from a warm buffer and an idle one holds none.
+    static WRITE_BUFS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn take_write_buf() -> Vec<u8> {
+    WRITE_BUFS
+        .with(|b| b.borrow_mut().pop())
+        .unwrap_or_else(|| Vec::with_capacity(WRITE_CHUNK + 4096))
+}
+
+fn give_write_buf(mut buf: Vec<u8>) {
+    if buf.capacity() > 4 * WRITE_CHUNK {
+        return;
+    }
+    buf.clear();
+    WRITE_BUFS.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.len() < 64 {
+            b.push(buf);
+        }
+    });
+}
+
+/// Append `frame` as one unmasked, unfragmented WebSocket text frame (RFC 6455 section 5.2).
+fn write_text_frame(buf: &mut Vec<u8>, frame: &vox_protocol::session::OutFrame) {
+    let len = frame.len();
+    buf.push(0x81); // FIN, text
+    if len < 126 {
+        buf.push(len as u8);
+    } else if len <= usize::from(u16::MAX) {
+        buf.push(126);
+        buf.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        buf.push(127);
+        buf.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    let start = buf.len();
+    frame.write_to(buf);
+    debug_assert_eq!(buf.len() - start, len);
+}
+
+/// Write already framed bytes to the socket, after whatever tungstenite itself still holds
+/// (e.g. a pong), so that frames stay in order.
+async fn write_raw(socket: &mut WebSocket, bytes: &[u8]) -> Result<(), String> {
+    socket.flush().await.map_err(|e| e.to_string())?;
+    let io = socket.get_mut();
+    io.write_all(bytes).await.map_err(|e| e.to_string())?;
+    io.flush().await.map_err(|e| e.to_string())
 }

@@ -405,7 +405,11 @@ fn start_server(o: &Opts, durable: bool) -> Server {
     .arg("--db")
     .arg(dir.join("bench.sqlite3"))
     .env("TOKIO_WORKER_THREADS", "1")
-    .env("VOX_LOG", "warn")
+    // VOX_BENCH_SERVER_LOG overrides the server's log filter (e.g. `warn,vox_batch=trace`).
+    .env(
+        "VOX_LOG",
+        std::env::var("VOX_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+    )
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit());
     if !durable {

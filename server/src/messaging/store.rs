@@ -338,6 +338,8 @@ impl Writer {
 
     fn run_batch(&mut self, batch: &mut Vec<WriteJob>) {
         let mut results: Vec<Res<Vec<Publish>>> = Vec::with_capacity(batch.len());
+        let started = std::time::Instant::now();
+        let mut executed = started;
         let outcome = (|| -> rusqlite::Result<()> {
             let mut tx = self
                 .conn
@@ -367,8 +369,17 @@ impl Writer {
                     }
                 }
             }
+            executed = std::time::Instant::now();
             tx.commit()
         })();
+        // Off by default; `VOX_LOG=vox_batch=trace` shows batch sizes and commit (fsync) times.
+        tracing::trace!(
+            target: "vox_batch",
+            jobs = batch.len(),
+            exec_us = (executed - started).as_micros() as u64,
+            commit_us = executed.elapsed().as_micros() as u64,
+            "committed"
+        );
         let results = match outcome {
             Ok(()) => results,
             Err(e) => {
@@ -396,6 +407,8 @@ type Committed = Vec<(WriteJob, Res<Vec<Publish>>)>;
 /// Hand a whole commit's events over at once (one wake-up per session), in commit order; then
 /// tell the waiting requests.
 fn publish_committed(hub: &Hub, batch: Committed) {
+    let started = std::time::Instant::now();
+    let jobs = batch.len();
     let mut out = Batch::default();
     let mut done = Vec::with_capacity(batch.len());
     for (job, r) in batch {
@@ -418,6 +431,12 @@ fn publish_committed(hub: &Hub, batch: Committed) {
     for (d, r) in done {
         let _ = d.send(r);
     }
+    tracing::trace!(
+        target: "vox_batch",
+        jobs,
+        publish_us = started.elapsed().as_micros() as u64,
+        "published"
+    );
 }
 
 fn execute(

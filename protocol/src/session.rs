@@ -228,8 +228,21 @@ impl OutFrame {
 
     /// Append the encoded frame (exactly [`OutFrame::len`] bytes) to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
+        if let Some(payload) = self.write_head_to(out) {
+            out.extend_from_slice(payload.as_bytes());
+            out.push(b'}');
+        }
+    }
+
+    /// Append the frame up to its payload to `out`. For a `msg` the payload is returned: the
+    /// frame goes on with the payload's bytes and then one `}` (for writing the shared payload
+    /// from where it is, e.g. with `writev`). Other frames are appended whole.
+    pub fn write_head_to(&self, out: &mut Vec<u8>) -> Option<&Arc<str>> {
         match self {
-            OutFrame::Text(t) => out.extend_from_slice(t.as_bytes()),
+            OutFrame::Text(t) => {
+                out.extend_from_slice(t.as_bytes());
+                None
+            }
             OutFrame::Msg { seq, payload } => {
                 out.extend_from_slice(MSG_HEAD.as_bytes());
                 let mut digits = [0u8; 20];
@@ -245,8 +258,7 @@ impl OutFrame {
                 }
                 out.extend_from_slice(&digits[i..]);
                 out.extend_from_slice(MSG_MID.as_bytes());
-                out.extend_from_slice(payload.as_bytes());
-                out.push(b'}');
+                Some(payload)
             }
         }
     }

@@ -298,30 +298,43 @@ impl Connection {
     async fn flush(&mut self) -> Result<(), Drop> {
         let Some(socket) = self.socket.as_mut() else {
             // Nothing can be written without a transport; the session keeps un-ACKed frames.
-            while self.session.poll_transmit().is_some() {}
+            while self.session.poll_transmit_frame().is_some() {}
             return Ok(());
         };
-        // Every frame the session has for this transport goes into one buffer, framed by hand
-        // (server frames are unmasked text frames), and out with one write: no `String` or
-        // `Message` per frame, and one syscall for a whole batch of events.
+        // Every frame the session has for this transport is framed by hand (server frames are
+        // unmasked text frames) and goes out with one write: no `String` or `Message` per
+        // frame, and one syscall for a whole batch of events. Where the stream takes vectored
+        // writes (TCP), a `msg`'s shared payload is not even copied: the headers go into one
+        // buffer and `writev` gathers them with the payloads.
         let mut frame = self.session.poll_transmit_frame();
         if frame.is_none() {
             return Ok(());
         }
-        let mut buf = take_write_buf();
+        let vectored = tokio::io::AsyncWrite::is_write_vectored(socket.get_ref());
+        let mut heads = take_write_buf();
+        let mut payloads: Vec<(usize, Arc<str>)> = Vec::new();
         let mut result = Ok(());
         while let Some(f) = frame {
-            write_text_frame(&mut buf, &f);
+            write_ws_header(&mut heads, f.len());
+            if vectored {
+                if let Some(p) = f.write_head_to(&mut heads) {
+                    payloads.push((heads.len(), p.clone()));
+                    heads.push(b'}');
+                }
+            } else {
+                f.write_to(&mut heads);
+            }
             frame = self.session.poll_transmit_frame();
-            if buf.len() >= WRITE_CHUNK || frame.is_none() {
-                result = write_raw(socket, &buf).await;
-                buf.clear();
+            if heads.len() >= WRITE_CHUNK || payloads.len() >= MAX_PAYLOADS || frame.is_none() {
+                result = write_raw(socket, &heads, &payloads).await;
+                heads.clear();
+                payloads.clear();
                 if result.is_err() {
                     break;
                 }
             }
         }
-        give_write_buf(buf);
+        give_write_buf(heads);
         result.map_err(|e| Drop {
             code: 1011,
             reason: format!("write failed: {e}"),
@@ -754,9 +767,12 @@ fn give_write_buf(mut buf: Vec<u8>) {
     });
 }
 
-/// Append `frame` as one unmasked, unfragmented WebSocket text frame (RFC 6455 section 5.2).
-fn write_text_frame(buf: &mut Vec<u8>, frame: &vox_protocol::session::OutFrame) {
-    let len = frame.len();
+/// Payloads gathered by one `writev` (two iovecs each, within `IOV_MAX` = 1024).
+const MAX_PAYLOADS: usize = 500;
+
+/// Append the header of one unmasked, unfragmented WebSocket text frame of `len` bytes
+/// (RFC 6455 section 5.2).
+fn write_ws_header(buf: &mut Vec<u8>, len: usize) {
     buf.push(0x81); // FIN, text
     if len < 126 {
         buf.push(len as u8);
@@ -767,16 +783,39 @@ fn write_text_frame(buf: &mut Vec<u8>, frame: &vox_protocol::session::OutFrame) 
         buf.push(127);
         buf.extend_from_slice(&(len as u64).to_be_bytes());
     }
-    let start = buf.len();
-    frame.write_to(buf);
-    debug_assert_eq!(buf.len() - start, len);
 }
 
-/// Write already framed bytes to the socket, after whatever tungstenite itself still holds
-/// (e.g. a pong), so that frames stay in order.
-async fn write_raw(socket: &mut WebSocket, bytes: &[u8]) -> Result<(), String> {
+/// Write framed bytes to the socket, after whatever tungstenite itself still holds (e.g. a
+/// pong), so that frames stay in order: `heads`, with each `(offset, payload)` inserted at its
+/// offset.
+async fn write_raw(
+    socket: &mut WebSocket,
+    heads: &[u8],
+    payloads: &[(usize, Arc<str>)],
+) -> Result<(), String> {
     socket.flush().await.map_err(|e| e.to_string())?;
     let io = socket.get_mut();
-    io.write_all(bytes).await.map_err(|e| e.to_string())?;
+    if payloads.is_empty() {
+        io.write_all(heads).await.map_err(|e| e.to_string())?;
+    } else {
+        let mut iov = Vec::with_capacity(2 * payloads.len() + 1);
+        let mut start = 0;
+        for (end, p) in payloads {
+            iov.push(std::io::IoSlice::new(&heads[start..*end]));
+            iov.push(std::io::IoSlice::new(p.as_bytes()));
+            start = *end;
+        }
+        if start < heads.len() {
+            iov.push(std::io::IoSlice::new(&heads[start..]));
+        }
+        let mut rest = &mut iov[..];
+        while !rest.is_empty() {
+            let n = io.write_vectored(rest).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("the socket accepts no more bytes".into());
+            }
+            std::io::IoSlice::advance_slices(&mut rest, n);
+        }
+    }
     io.flush().await.map_err(|e| e.to_string())
 }

@@ -321,17 +321,31 @@ impl Hub {
                     true,
                 );
             }
-            for &u in &p.users {
-                let shard = self.shard(u).read().unwrap();
-                let Some(sessions) = shard.get(&u) else {
-                    continue;
-                };
-                for s in sessions {
-                    if me.is_some_and(|i| Arc::ptr_eq(&i.session, s)) {
+            // Consecutive events of one conversation go to the same users: their sessions are
+            // looked up once per batch, not once per event.
+            if batch.last_users != p.users {
+                batch.last_users.clear();
+                batch.last_users.extend_from_slice(&p.users);
+                batch.last_slots.clear();
+                for &u in &p.users {
+                    let shard = self.shard(u).read().unwrap();
+                    let Some(sessions) = shard.get(&u) else {
                         continue;
+                    };
+                    for s in sessions {
+                        let slot = batch.slot(s);
+                        batch.last_slots.push(slot);
                     }
-                    batch.add(s, encode_plain(), false);
                 }
+            }
+            let skip = me.map(|i| batch.slot(&i.session));
+            for k in 0..batch.last_slots.len() {
+                let slot = batch.last_slots[k];
+                if Some(slot) == skip {
+                    continue;
+                }
+                let frame = encode_plain();
+                batch.slots[slot].1.push((frame, false));
             }
         }
     }
@@ -342,7 +356,15 @@ impl Hub {
 /// order they were added in.
 #[derive(Default)]
 pub struct Batch {
-    per: HashMap<usize, (Arc<SessionTx>, Vec<Queued>), BuildHasherDefault<PtrHasher>>,
+    /// Each session's frames, in the order the sessions first appeared.
+    slots: Vec<(Arc<SessionTx>, Vec<Queued>)>,
+    /// Slot of each session, by address.
+    index: HashMap<usize, usize, BuildHasherDefault<PtrHasher>>,
+    /// The user list last resolved by [`Hub::collect`] and the slots of its sessions.
+    last_users: Vec<UserId>,
+    last_slots: Vec<usize>,
+    /// Initial capacity of a slot's frame list.
+    hint: usize,
 }
 
 /// Hashes the address of a [`SessionTx`] (the key of [`Batch`]): one multiplication instead
@@ -368,17 +390,31 @@ impl Hasher for PtrHasher {
 type Queued = (Arc<str>, bool);
 
 impl Batch {
+    /// A batch for about `events` events per session.
+    pub fn with_hint(events: usize) -> Self {
+        Batch {
+            hint: events.min(64),
+            ..Batch::default()
+        }
+    }
+
+    fn slot(&mut self, s: &Arc<SessionTx>) -> usize {
+        let next = self.slots.len();
+        let slot = *self.index.entry(Arc::as_ptr(s) as usize).or_insert(next);
+        if slot == next {
+            self.slots.push((s.clone(), Vec::with_capacity(self.hint)));
+        }
+        slot
+    }
+
     /// Queue `frame` for `s`; `reply` frames do not count against the session's bound.
     pub fn add(&mut self, s: &Arc<SessionTx>, frame: Arc<str>, reply: bool) {
-        self.per
-            .entry(Arc::as_ptr(s) as usize)
-            .or_insert_with(|| (s.clone(), Vec::new()))
-            .1
-            .push((frame, reply));
+        let slot = self.slot(s);
+        self.slots[slot].1.push((frame, reply));
     }
 
     pub fn flush(self) {
-        for (_, (s, frames)) in self.per {
+        for (s, frames) in self.slots {
             s.enqueue_many(frames);
         }
     }

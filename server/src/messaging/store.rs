@@ -409,7 +409,7 @@ type Committed = Vec<(WriteJob, Res<Vec<Publish>>)>;
 fn publish_committed(hub: &Hub, batch: Committed) {
     let started = std::time::Instant::now();
     let jobs = batch.len();
-    let mut out = Batch::default();
+    let mut out = Batch::with_hint(jobs);
     let mut done = Vec::with_capacity(batch.len());
     for (job, r) in batch {
         match &r {

@@ -29,7 +29,7 @@ use vox_protocol::rpc::{
     ClientRpc, LoginCredential, LoginFailed, LoginFailureCode, LoginSuccessful, OAuthTokens,
     PayloadKind, RefreshOauthTokenFailed, RefreshOauthTokenSuccessful, RpcError, payload_kind,
 };
-use vox_protocol::session::{Session, SessionConfig, SessionEvent};
+use vox_protocol::session::{OutFrame, Session, SessionConfig, SessionEvent};
 
 /// The WebSocket of one transport (see [`crate::gateway`] for the upgrade).
 pub type WebSocket =
@@ -317,8 +317,10 @@ impl Connection {
         while let Some(f) = frame {
             write_ws_header(&mut heads, f.len());
             if vectored {
-                if let Some(p) = f.write_head_to(&mut heads) {
-                    payloads.push((heads.len(), p.clone()));
+                if f.write_head_to(&mut heads).is_some()
+                    && let OutFrame::Msg { payload, .. } = f
+                {
+                    payloads.push((heads.len(), payload));
                     heads.push(b'}');
                 }
             } else {

@@ -100,14 +100,16 @@ impl SessionTx {
         true
     }
 
-    fn enqueue_many(&self, frames: Vec<Queued>) {
+    /// Queue (and take) all of `frames`.
+    fn enqueue_many(&self, frames: &mut Vec<Queued>) {
         let mut overflow = 0u64;
         {
             let mut q = self.queue.lock().unwrap();
             if q.closed {
+                frames.clear();
                 return;
             }
-            for (frame, reply) in frames {
+            for (frame, reply) in frames.drain(..) {
                 if !reply {
                     if q.events >= self.capacity {
                         overflow += 1;
@@ -293,7 +295,7 @@ impl Hub {
 
     /// Deliver `items` in order. The initiator (if any) gets replies with its `request_uuid`.
     pub fn publish(&self, items: &[Publish], initiator: Option<&Initiator>) {
-        let mut batch = Batch::default();
+        let mut batch = Batch::with_hint(1);
         self.collect(&mut batch, items, initiator);
         batch.flush();
     }
@@ -365,6 +367,15 @@ pub struct Batch {
     last_slots: Vec<usize>,
     /// Initial capacity of a slot's frame list.
     hint: usize,
+    /// Emptied frame lists, for the next slots.
+    spare: Vec<Vec<Queued>>,
+}
+
+thread_local! {
+    /// The last flushed batch of this thread, kept for its allocations: a batch is built and
+    /// flushed for every commit, and allocating its lists afresh each time made the publisher
+    /// fault in (and zero) new pages all the time.
+    static BATCH_POOL: std::cell::RefCell<Option<Batch>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Hashes the address of a [`SessionTx`] (the key of [`Batch`]): one multiplication instead
@@ -392,17 +403,22 @@ type Queued = (Arc<str>, bool);
 impl Batch {
     /// A batch for about `events` events per session.
     pub fn with_hint(events: usize) -> Self {
-        Batch {
-            hint: events.min(64),
-            ..Batch::default()
-        }
+        let mut b = BATCH_POOL
+            .with(|p| p.borrow_mut().take())
+            .unwrap_or_default();
+        b.hint = events.min(64);
+        b
     }
 
     fn slot(&mut self, s: &Arc<SessionTx>) -> usize {
         let next = self.slots.len();
         let slot = *self.index.entry(Arc::as_ptr(s) as usize).or_insert(next);
         if slot == next {
-            self.slots.push((s.clone(), Vec::with_capacity(self.hint)));
+            let frames = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(self.hint));
+            self.slots.push((s.clone(), frames));
         }
         slot
     }
@@ -413,10 +429,20 @@ impl Batch {
         self.slots[slot].1.push((frame, reply));
     }
 
-    pub fn flush(self) {
-        for (s, frames) in self.slots {
-            s.enqueue_many(frames);
+    pub fn flush(mut self) {
+        for (s, mut frames) in self.slots.drain(..) {
+            s.enqueue_many(&mut frames);
+            if frames.capacity() <= 1024 && self.spare.len() < 1024 {
+                self.spare.push(frames);
+            }
         }
+        if self.index.capacity() > 4096 {
+            self.index = HashMap::default();
+        }
+        self.index.clear();
+        self.last_users.clear();
+        self.last_slots.clear();
+        BATCH_POOL.with(|p| *p.borrow_mut() = Some(self));
     }
 }
 

@@ -90,9 +90,10 @@ async fn platform(
                 return;
             }
         };
-        let socket =
+        let socket = Box::new(
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
-                .await;
+                .await,
+        );
         connection::accept(shared, socket, peer, query).await
     });
     Response::builder()

@@ -195,7 +195,12 @@ impl MsgStore {
         std::thread::Builder::new()
             .name("vox-msg-publish".into())
             .spawn(move || {
-                for batch in prx {
+                // Commits that are already waiting are published together: one wake-up and
+                // one write per session for all of them, still in commit order.
+                while let Ok(mut batch) = prx.recv() {
+                    while let Ok(more) = prx.try_recv() {
+                        batch.extend(more);
+                    }
                     publish_committed(&hub, batch);
                 }
             })

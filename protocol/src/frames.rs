@@ -104,6 +104,20 @@ struct RawFrame<'a> {
 impl Frame {
     /// Decode one WebSocket text message.
     pub fn decode(text: &str) -> Result<Frame, FrameError> {
+        // The most frequent frame by far, in the exact form every client sends it: no JSON
+        // parser needed. Anything else (spacing, field order, leading zeros) takes the full path.
+        if let Some(seq) = text
+            .strip_prefix(r#"{"type":"ack","seq":"#)
+            .and_then(|r| r.strip_suffix('}'))
+            .filter(|d| {
+                !d.is_empty()
+                    && d.bytes().all(|b| b.is_ascii_digit())
+                    && (d.len() == 1 || !d.starts_with('0'))
+            })
+            .and_then(|d| d.parse().ok())
+        {
+            return Ok(Frame::Ack { seq });
+        }
         let raw: RawFrame<'_> =
             serde_json::from_str(text).map_err(|e| FrameError::Json(e.to_string()))?;
         let seq = |ty: &'static str| raw.seq.ok_or(FrameError::MissingField { ty, field: "seq" });
@@ -189,6 +203,28 @@ mod tests {
         ] {
             let f = Frame::decode(text).unwrap();
             assert_eq!(f.encode(), text);
+        }
+    }
+
+    #[test]
+    fn ack_fast_path_agrees_with_the_parser() {
+        for text in [
+            r#"{"type":"ack","seq":0}"#,
+            r#"{"type":"ack","seq":7}"#,
+            r#"{"type":"ack","seq":18446744073709551615}"#,
+        ] {
+            let seq: u64 = serde_json::from_str::<serde_json::Value>(text).unwrap()["seq"]
+                .as_u64()
+                .unwrap();
+            assert_eq!(Frame::decode(text), Ok(Frame::Ack { seq }));
+        }
+        for text in [
+            r#"{"type":"ack","seq":}"#,
+            r#"{"type":"ack","seq":01}"#,
+            r#"{"type":"ack","seq":18446744073709551616}"#,
+            r#"{"type":"ack","seq":1x}"#,
+        ] {
+            assert!(Frame::decode(text).is_err(), "{text}");
         }
     }
 

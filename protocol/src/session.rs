@@ -185,12 +185,100 @@ impl Pending {
     fn bytes(&self) -> usize {
         self.payload.as_ref().map_or(0, |p| p.len())
     }
-    fn encode(&self) -> String {
+    fn out(&self) -> OutFrame {
         match &self.payload {
-            Some(p) => frames::encode_msg(self.seq, p),
-            None => Frame::Close { seq: self.seq }.encode(),
+            Some(p) => OutFrame::Msg {
+                seq: self.seq,
+                payload: p.clone(),
+            },
+            None => OutFrame::Text(Frame::Close { seq: self.seq }.encode()),
         }
     }
+}
+
+/// One text frame to write, as [`Session::poll_transmit_frame`] hands it out: a `msg` is kept
+/// as its seq and the shared payload, so that a driver can frame it straight into its write
+/// buffer ([`OutFrame::write_to`]) without an intermediate `String` per frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutFrame {
+    /// An already encoded frame (`id`, `lastrx`, `ack`, `close`).
+    Text(String),
+    /// `{"type":"msg","seq":<seq>,"payload":<payload>}`.
+    Msg { seq: u64, payload: Arc<str> },
+}
+
+const MSG_HEAD: &str = r#"{"type":"msg","seq":"#;
+const MSG_MID: &str = r#","payload":"#;
+
+impl OutFrame {
+    /// Length in bytes of the encoded frame.
+    pub fn len(&self) -> usize {
+        match self {
+            OutFrame::Text(t) => t.len(),
+            OutFrame::Msg { seq, payload } => {
+                MSG_HEAD.len() + decimal_len(*seq) + MSG_MID.len() + payload.len() + 1
+            }
+        }
+    }
+
+    /// Never true (a frame is at least `{}`); for clippy's `len_without_is_empty`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Append the encoded frame (exactly [`OutFrame::len`] bytes) to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        if let Some(payload) = self.write_head_to(out) {
+            out.extend_from_slice(payload.as_bytes());
+            out.push(b'}');
+        }
+    }
+
+    /// Append the frame up to its payload to `out`. For a `msg` the payload is returned: the
+    /// frame goes on with the payload's bytes and then one `}` (for writing the shared payload
+    /// from where it is, e.g. with `writev`). Other frames are appended whole.
+    pub fn write_head_to(&self, out: &mut Vec<u8>) -> Option<&Arc<str>> {
+        match self {
+            OutFrame::Text(t) => {
+                out.extend_from_slice(t.as_bytes());
+                None
+            }
+            OutFrame::Msg { seq, payload } => {
+                out.extend_from_slice(MSG_HEAD.as_bytes());
+                let mut digits = [0u8; 20];
+                let mut i = digits.len();
+                let mut v = *seq;
+                loop {
+                    i -= 1;
+                    digits[i] = b'0' + (v % 10) as u8;
+                    v /= 10;
+                    if v == 0 {
+                        break;
+                    }
+                }
+                out.extend_from_slice(&digits[i..]);
+                out.extend_from_slice(MSG_MID.as_bytes());
+                Some(payload)
+            }
+        }
+    }
+
+    /// The encoded frame as a `String`.
+    pub fn into_string(self) -> String {
+        match self {
+            OutFrame::Text(t) => t,
+            OutFrame::Msg { seq, payload } => frames::encode_msg(seq, &payload),
+        }
+    }
+}
+
+fn decimal_len(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 10 {
+        v /= 10;
+        n += 1;
+    }
+    n
 }
 
 /// The state machine. See the module docs.
@@ -199,7 +287,7 @@ pub struct Session {
     connection_id: Option<String>,
     link: Link,
     /// Frames to write on the current transport, in order. Emptied when the transport goes.
-    tx: VecDeque<String>,
+    tx: VecDeque<OutFrame>,
     events: VecDeque<SessionEvent>,
 
     /// Seq the next `msg`/`close` will take.
@@ -307,7 +395,7 @@ impl Session {
         match self.config.role {
             Role::Server => {
                 let id = self.connection_id.clone().unwrap_or_default();
-                self.tx.push_back(Frame::Id { id }.encode());
+                self.tx.push_back(OutFrame::Text(Frame::Id { id }.encode()));
                 self.link = Link::AwaitingLastRx;
             }
             Role::Client => self.link = Link::AwaitingId,
@@ -433,16 +521,21 @@ impl Session {
     /// A due `ack` comes first (once the client's `lastrx` is out) and always carries the latest
     /// received seq, so every receipt handled before this call is covered by one frame.
     pub fn poll_transmit(&mut self) -> Option<String> {
+        self.poll_transmit_frame().map(OutFrame::into_string)
+    }
+
+    /// [`Session::poll_transmit`] without encoding a `msg` into a `String` of its own.
+    pub fn poll_transmit_frame(&mut self) -> Option<OutFrame> {
         if self.ack_due && (self.link == Link::Established || self.tx.is_empty()) {
             self.ack_due = false;
             self.ack_at = None;
             self.rx_unacked = 0;
-            return Some(
+            return Some(OutFrame::Text(
                 Frame::Ack {
                     seq: self.last_received,
                 }
                 .encode(),
-            );
+            ));
         }
         self.tx.pop_front()
     }
@@ -509,7 +602,7 @@ impl Session {
         let pending = Pending { seq, payload };
         self.unacked_bytes += pending.bytes();
         if self.link == Link::Established {
-            self.tx.push_back(pending.encode());
+            self.tx.push_back(pending.out());
             self.mark_transmitted(seq, now);
         }
         self.unacked.push_back(pending);
@@ -579,12 +672,12 @@ impl Session {
         }
         self.connection_id = Some(id.clone());
         self.events.push_back(SessionEvent::ConnectionId(id));
-        self.tx.push_back(
+        self.tx.push_back(OutFrame::Text(
             Frame::LastRx {
                 seq: self.last_received,
             }
             .encode(),
-        );
+        ));
         self.link = Link::AwaitingLastRx;
     }
 
@@ -609,16 +702,16 @@ impl Session {
             return self.fail(CloseCode::ServerError, reason);
         }
         if self.config.role == Role::Server {
-            self.tx.push_back(
+            self.tx.push_back(OutFrame::Text(
                 Frame::LastRx {
                     seq: self.last_received,
                 }
                 .encode(),
-            );
+            ));
         }
         let close_acked = self.release(peer_rx);
         // Resend (or send for the first time) everything the peer has not seen, in order.
-        self.tx.extend(self.unacked.iter().map(Pending::encode));
+        self.tx.extend(self.unacked.iter().map(Pending::out));
         if let Some(last) = self.unacked.back().map(|p| p.seq) {
             self.mark_transmitted(last, now);
         }
@@ -951,6 +1044,27 @@ mod tests {
             matches!(&ev[..], [SessionEvent::ConnectionId(id), SessionEvent::Established { resumed: false }] if id == SID)
         );
         c
+    }
+
+    #[test]
+    fn out_frame_writes_exactly_what_poll_transmit_encodes() {
+        for (seq, payload) in [
+            (0u64, "{}"),
+            (1, CREATE),
+            (9, "[1]"),
+            (10, "{}"),
+            (u64::MAX, "{}"),
+        ] {
+            let f = OutFrame::Msg {
+                seq,
+                payload: p(payload),
+            };
+            let mut out = b"x".to_vec();
+            f.write_to(&mut out);
+            assert_eq!(&out[1..], msg(seq, payload).as_bytes());
+            assert_eq!(f.len(), out.len() - 1);
+            assert_eq!(f.into_string(), msg(seq, payload));
+        }
     }
 
     #[test]

@@ -13,22 +13,27 @@ use crate::messaging::limits::{RateLimited, RateLimiter};
 use crate::messaging::store::{Caller, Reject, error_frame};
 use crate::state::Shared;
 use crate::store::User;
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::{self, Message, protocol::CloseFrame};
 use vox_protocol::frames::{CloseCode, Frame};
 use vox_protocol::messaging::{Action, ClientRequest, ErrorCode, MessagingError};
 use vox_protocol::rpc::{
     ClientRpc, LoginCredential, LoginFailed, LoginFailureCode, LoginSuccessful, OAuthTokens,
     PayloadKind, RefreshOauthTokenFailed, RefreshOauthTokenSuccessful, RpcError, payload_kind,
 };
-use vox_protocol::session::{Session, SessionConfig, SessionEvent};
+use vox_protocol::session::{OutFrame, Session, SessionConfig, SessionEvent};
+
+/// The WebSocket of one transport (see [`crate::gateway`] for the upgrade).
+pub type WebSocket =
+    tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
 
 /// A socket handed to a connection task (the first one, or a resume).
 pub struct Attach {
@@ -62,29 +67,37 @@ impl Registry {
 }
 
 /// Entry point for every upgraded `/platform` socket.
+///
+/// The socket comes boxed and the connection runs by reference: an async fn keeps its by-value
+/// arguments for its whole life, so a `WebSocket` or `Connection` passed by value would be
+/// stored twice in every connection's task (about 2 KB of each idle session).
 pub async fn accept(
     shared: Arc<Shared>,
-    socket: WebSocket,
+    socket: Box<WebSocket>,
     peer: SocketAddr,
     query: HashMap<String, String>,
 ) {
     if query.get("version").map(String::as_str) != Some("5") {
         tracing::info!(%peer, version = ?query.get("version"), "refusing socket: unsupported protocol version");
-        refuse(socket).await;
+        Box::pin(refuse(*socket)).await;
         return;
     }
     if let Some(id) = query.get("id") {
         match shared.connections.get(id) {
             Some(tx) => {
-                if let Err(mpsc::error::SendError(attach)) =
-                    tx.send(Box::new(Attach { socket, peer })).await
+                if let Err(mpsc::error::SendError(attach)) = tx
+                    .send(Box::new(Attach {
+                        socket: *socket,
+                        peer,
+                    }))
+                    .await
                 {
-                    refuse(attach.socket).await;
+                    Box::pin(refuse(attach.socket)).await;
                 }
             }
             None => {
                 tracing::info!(%peer, id = %id, "refusing resume of an unknown or expired connection");
-                refuse(socket).await;
+                Box::pin(refuse(*socket)).await;
             }
         }
         return;
@@ -92,8 +105,12 @@ pub async fn accept(
     let id = uuid::Uuid::new_v4().to_string();
     let (tx, rx) = mpsc::channel(2);
     shared.connections.insert(id.clone(), tx);
-    let conn = Connection::new(shared.clone(), id.clone(), rx);
-    conn.run(Attach { socket, peer }).await;
+    let mut conn = Connection::new(shared.clone(), id.clone(), rx);
+    conn.run(Box::new(Attach {
+        socket: *socket,
+        peer,
+    }))
+    .await;
     shared.connections.remove(&id);
 }
 
@@ -103,7 +120,7 @@ async fn refuse(mut socket: WebSocket) {
         .await;
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
-            code: CloseCode::ServerError.as_u16(),
+            code: CloseCode::ServerError.as_u16().into(),
             reason: "refused".into(),
         })))
         .await;
@@ -196,7 +213,7 @@ impl Connection {
                 let _ = tokio::time::timeout(
                     Duration::from_secs(1),
                     socket.send(Message::Close(Some(CloseFrame {
-                        code: d.code,
+                        code: d.code.into(),
                         reason: d.reason.clone().into(),
                     }))),
                 )
@@ -206,7 +223,7 @@ impl Connection {
                 // the TCP connection (a reset can destroy our Close frame before it is read).
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                        while let Some(Ok(m)) = socket.recv().await {
+                        while let Some(Ok(m)) = socket.next().await {
                             if matches!(m, Message::Close(_)) {
                                 break;
                             }
@@ -220,15 +237,15 @@ impl Connection {
         }
     }
 
-    async fn run(mut self, first: Attach) {
+    async fn run(&mut self, first: Box<Attach>) {
         self.run_loop(first).await;
         if let Some(m) = self.msg.take() {
             self.shared.messenger.session_closed(&m.tx).await;
         }
     }
 
-    async fn run_loop(&mut self, first: Attach) {
-        self.attach(first);
+    async fn run_loop(&mut self, first: Box<Attach>) {
+        self.attach(*first);
         let window = self.shared.config.resume_window;
         let mut shutdown = self.shared.shutdown.clone();
         let mut closing = false;
@@ -293,26 +310,49 @@ impl Connection {
     async fn flush(&mut self) -> Result<(), Drop> {
         let Some(socket) = self.socket.as_mut() else {
             // Nothing can be written without a transport; the session keeps un-ACKed frames.
-            while self.session.poll_transmit().is_some() {}
+            while self.session.poll_transmit_frame().is_some() {}
             return Ok(());
         };
-        let mut wrote = false;
-        while let Some(text) = self.session.poll_transmit() {
-            wrote = true;
-            if let Err(e) = socket.feed(Message::Text(text.into())).await {
-                return Err(Drop {
-                    code: 1011,
-                    reason: format!("write failed: {e}"),
-                });
+        // Every frame the session has for this transport is framed by hand (server frames are
+        // unmasked text frames) and goes out with one write: no `String` or `Message` per
+        // frame, and one syscall for a whole batch of events. Where the stream takes vectored
+        // writes (TCP), a `msg`'s shared payload is not even copied: the headers go into one
+        // buffer and `writev` gathers them with the payloads.
+        let mut frame = self.session.poll_transmit_frame();
+        if frame.is_none() {
+            return Ok(());
+        }
+        let vectored = tokio::io::AsyncWrite::is_write_vectored(socket.get_ref());
+        let mut heads = take_write_buf();
+        let mut payloads: Vec<(usize, Arc<str>)> = Vec::new();
+        let mut result = Ok(());
+        while let Some(f) = frame {
+            write_ws_header(&mut heads, f.len());
+            if vectored {
+                if f.write_head_to(&mut heads).is_some()
+                    && let OutFrame::Msg { payload, .. } = f
+                {
+                    payloads.push((heads.len(), payload));
+                    heads.push(b'}');
+                }
+            } else {
+                f.write_to(&mut heads);
+            }
+            frame = self.session.poll_transmit_frame();
+            if heads.len() >= WRITE_CHUNK || payloads.len() >= MAX_PAYLOADS || frame.is_none() {
+                result = write_raw(socket, &heads, &payloads).await;
+                heads.clear();
+                payloads.clear();
+                if result.is_err() {
+                    break;
+                }
             }
         }
-        if wrote && let Err(e) = socket.flush().await {
-            return Err(Drop {
-                code: 1011,
-                reason: format!("write failed: {e}"),
-            });
-        }
-        Ok(())
+        give_write_buf(heads);
+        result.map_err(|e| Drop {
+            code: 1011,
+            reason: format!("write failed: {e}"),
+        })
     }
 
     /// Returns true when something was handled (the caller flushes again).
@@ -356,7 +396,7 @@ impl Connection {
         any
     }
 
-    async fn on_socket(&mut self, incoming: Option<Result<Message, axum::Error>>) {
+    async fn on_socket(&mut self, incoming: Option<Result<Message, tungstenite::Error>>) {
         let now = Instant::now().into_std();
         match incoming {
             Some(Ok(Message::Text(text))) => self.session.handle_text(text.as_str(), now),
@@ -367,7 +407,7 @@ impl Connection {
                 }))
                 .await;
             }
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
             Some(Ok(Message::Close(frame))) => {
                 tracing::debug!(conn = %self.id, frame = ?frame, "transport closed by peer");
                 self.socket = None;
@@ -415,13 +455,14 @@ impl Connection {
     async fn deliver(&mut self, first: Arc<str>) {
         let now = Instant::now().into_std();
         self.send_payload_at(first, now).await;
-        for _ in 0..1024 {
+        let mut more = std::collections::VecDeque::new();
+        if let Some(m) = &self.msg {
+            m.tx.pop_into(&mut more, 1024);
+        }
+        for next in more {
             if self.finished {
                 break;
             }
-            let Some(next) = self.msg.as_ref().and_then(|m| m.tx.try_pop()) else {
-                break;
-            };
             self.send_payload_at(next, now).await;
         }
     }
@@ -698,9 +739,9 @@ async fn next_event(msg: &mut Option<MsgSession>) -> Option<Arc<str>> {
     }
 }
 
-async fn recv(socket: &mut Option<WebSocket>) -> Option<Result<Message, axum::Error>> {
+async fn recv(socket: &mut Option<WebSocket>) -> Option<Result<Message, tungstenite::Error>> {
     match socket {
-        Some(s) => s.recv().await,
+        Some(s) => s.next().await,
         None => std::future::pending().await,
     }
 }
@@ -710,4 +751,85 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
+}
+
+/// Frames are written in chunks of about this size.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    /// Write buffers lent to connections for one flush each, so that a busy connection writes
+    /// from a warm buffer and an idle one holds none.
+    static WRITE_BUFS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn take_write_buf() -> Vec<u8> {
+    WRITE_BUFS
+        .with(|b| b.borrow_mut().pop())
+        .unwrap_or_else(|| Vec::with_capacity(WRITE_CHUNK + 4096))
+}
+
+fn give_write_buf(mut buf: Vec<u8>) {
+    if buf.capacity() > 4 * WRITE_CHUNK {
+        return;
+    }
+    buf.clear();
+    WRITE_BUFS.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.len() < 64 {
+            b.push(buf);
+        }
+    });
+}
+
+/// Payloads gathered by one `writev` (two iovecs each, within `IOV_MAX` = 1024).
+const MAX_PAYLOADS: usize = 500;
+
+/// Append the header of one unmasked, unfragmented WebSocket text frame of `len` bytes
+/// (RFC 6455 section 5.2).
+fn write_ws_header(buf: &mut Vec<u8>, len: usize) {
+    buf.push(0x81); // FIN, text
+    if len < 126 {
+        buf.push(len as u8);
+    } else if len <= usize::from(u16::MAX) {
+        buf.push(126);
+        buf.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        buf.push(127);
+        buf.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+}
+
+/// Write framed bytes to the socket, after whatever tungstenite itself still holds (e.g. a
+/// pong), so that frames stay in order: `heads`, with each `(offset, payload)` inserted at its
+/// offset.
+async fn write_raw(
+    socket: &mut WebSocket,
+    heads: &[u8],
+    payloads: &[(usize, Arc<str>)],
+) -> Result<(), String> {
+    socket.flush().await.map_err(|e| e.to_string())?;
+    let io = socket.get_mut();
+    if payloads.is_empty() {
+        io.write_all(heads).await.map_err(|e| e.to_string())?;
+    } else {
+        let mut iov = Vec::with_capacity(2 * payloads.len() + 1);
+        let mut start = 0;
+        for (end, p) in payloads {
+            iov.push(std::io::IoSlice::new(&heads[start..*end]));
+            iov.push(std::io::IoSlice::new(p.as_bytes()));
+            start = *end;
+        }
+        if start < heads.len() {
+            iov.push(std::io::IoSlice::new(&heads[start..]));
+        }
+        let mut rest = &mut iov[..];
+        while !rest.is_empty() {
+            let n = io.write_vectored(rest).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("the socket accepts no more bytes".into());
+            }
+            std::io::IoSlice::advance_slices(&mut rest, n);
+        }
+    }
+    io.flush().await.map_err(|e| e.to_string())
 }

@@ -7,9 +7,9 @@
 use crate::connection;
 use crate::state::Shared;
 use axum::Router;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -18,6 +18,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
@@ -37,17 +39,41 @@ pub fn router(shared: Arc<Shared>) -> Router {
 const WRITE_BUFFER: usize = 64 * 1024;
 const READ_BUFFER: usize = 1024;
 
+/// The WebSocket upgrade (RFC 6455 section 4.2), done here rather than by axum's extractor so
+/// that the connection owns the raw stream: it reads frames through tungstenite but writes its
+/// outgoing frames itself, many per write (see `connection::Connection::flush`).
 async fn platform(
-    ws: WebSocketUpgrade,
     Query(query): Query<HashMap<String, String>>,
     State(shared): State<Arc<Shared>>,
     axum::Extension(Peer(peer)): axum::Extension<Peer>,
+    mut req: axum::extract::Request,
 ) -> Response {
+    let h = req.headers();
+    if req.method() != Method::GET {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "WebSocket upgrade needs GET",
+        )
+            .into_response();
+    }
+    if !header_contains(h, header::CONNECTION, "upgrade")
+        || !header_eq(h, header::UPGRADE, "websocket")
+        || !header_eq(h, header::SEC_WEBSOCKET_VERSION, "13")
+    {
+        return (StatusCode::BAD_REQUEST, "not a WebSocket upgrade").into_response();
+    }
+    let Some(key) = h.get(header::SEC_WEBSOCKET_KEY) else {
+        return (StatusCode::BAD_REQUEST, "Sec-WebSocket-Key missing").into_response();
+    };
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return (StatusCode::UPGRADE_REQUIRED, "connection not upgradable").into_response();
+    };
     let max = shared.config.max_message_bytes;
-    ws.max_message_size(max)
-        .max_frame_size(max)
-        // Bound what a slow reader can make us buffer; beyond it a write fails and the transport
-        // is dropped (the session stays resumable).
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
+        // Bound what a slow reader can make tungstenite buffer (its own frames: pongs, close).
         .write_buffer_size(WRITE_BUFFER)
         // tungstenite keeps this much read buffer per connection and zero-fills it before every
         // read(2); its default (128 KiB) made memset the largest cost of a busy connection
@@ -55,8 +81,42 @@ async fn platform(
         // Larger messages still grow the buffer as needed.
         .read_buffer_size(READ_BUFFER)
         // tungstenite requires max > write buffer; it must also hold one whole frame.
-        .max_write_buffer_size((4 * max).max(2 * WRITE_BUFFER) + max)
-        .on_upgrade(move |socket| connection::accept(shared, socket, peer, query))
+        .max_write_buffer_size((4 * max).max(2 * WRITE_BUFFER) + max);
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "WebSocket upgrade failed");
+                return;
+            }
+        };
+        let socket = Box::new(
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                .await,
+        );
+        connection::accept(shared, socket, peer, query).await
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(axum::body::Body::empty())
+        .expect("valid response")
+}
+
+fn header_eq(headers: &HeaderMap, key: HeaderName, value: &str) -> bool {
+    headers
+        .get(&key)
+        .is_some_and(|h| h.as_bytes().eq_ignore_ascii_case(value.as_bytes()))
+}
+
+fn header_contains(headers: &HeaderMap, key: HeaderName, value: &str) -> bool {
+    headers.get(&key).is_some_and(|h| {
+        h.as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(value.as_bytes()))
+    })
 }
 
 /// Serve `router` on `listener`, over TLS when `tls` is given, until `shutdown` flips to true.

@@ -405,7 +405,11 @@ fn start_server(o: &Opts, durable: bool) -> Server {
     .arg("--db")
     .arg(dir.join("bench.sqlite3"))
     .env("TOKIO_WORKER_THREADS", "1")
-    .env("VOX_LOG", "warn")
+    // VOX_BENCH_SERVER_LOG overrides the server's log filter (e.g. `warn,vox_batch=trace`).
+    .env(
+        "VOX_LOG",
+        std::env::var("VOX_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+    )
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit());
     if !durable {
@@ -546,6 +550,8 @@ impl Member {
     }
 }
 
+const MSG_PREFIX: &str = r#"{"type":"msg","seq":"#;
+
 fn num_after(s: &str, key: &str) -> Option<u64> {
     let i = s.find(key)? + key.len();
     let d: &str = &s[i..];
@@ -579,17 +585,24 @@ async fn vox_member_loop(
                     break;
                 };
                 let t = t.as_str();
-                if !t.starts_with(r#"{"type":"msg""#) {
+                // The server's frames have a fixed layout, so only the send timestamp is
+                // searched for: `{"type":"msg","seq":N,"payload":{"service":"chat","event":"E",
+                // "payload":{..."text":"T<ns>|..."...},"request_uuid":"<uuid or empty>"}}`.
+                let Some(rest) = t.strip_prefix(MSG_PREFIX) else {
                     continue;
-                }
-                if let Some(seq) = num_after(t, r#""seq":"#) {
+                };
+                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                if let Ok(seq) = rest[..digits].parse() {
                     m.last_rx = seq;
                 }
                 unacked += 1;
-                if t.contains(r#""event":"onSendMessage""#) {
-                    if let Some(sent_at) = num_after(t, r#""text":"T"#) {
+                let event = rest[digits..]
+                    .strip_prefix(r#","payload":{"service":"chat","event":""#)
+                    .unwrap_or("");
+                if event.starts_with(r#"onSendMessage""#) {
+                    if let Some(sent_at) = num_after(event, r#""text":"T"#) {
                         let lat = now_ns().saturating_sub(sent_at);
-                        let mine = !t.contains(r#""request_uuid":"""#);
+                        let mine = !t.ends_with(r#""request_uuid":""}}"#);
                         if run.measuring.load(Ordering::Relaxed) {
                             run.deliveries.fetch_add(1, Ordering::Relaxed);
                             recv.add(lat);
@@ -598,7 +611,7 @@ async fn vox_member_loop(
                             }
                         }
                     }
-                } else if t.contains(r#""event":"onError""#) {
+                } else if event.starts_with(r#"onError""#) {
                     run.errors.fetch_add(1, Ordering::Relaxed);
                 }
                 if unacked >= 32 {

@@ -12,6 +12,7 @@
 //!   `Arc<str>`.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::Notify;
@@ -99,14 +100,16 @@ impl SessionTx {
         true
     }
 
-    fn enqueue_many(&self, frames: Vec<Queued>) {
+    /// Queue (and take) all of `frames`.
+    fn enqueue_many(&self, frames: &mut Vec<Queued>) {
         let mut overflow = 0u64;
         {
             let mut q = self.queue.lock().unwrap();
             if q.closed {
+                frames.clear();
                 return;
             }
-            for (frame, reply) in frames {
+            for (frame, reply) in frames.drain(..) {
                 if !reply {
                     if q.events >= self.capacity {
                         overflow += 1;
@@ -128,6 +131,18 @@ impl SessionTx {
             }
         }
         self.ready.notify_one();
+    }
+
+    /// Move up to `max` queued payloads to `out` (one lock for all of them).
+    pub fn pop_into(&self, out: &mut VecDeque<Arc<str>>, max: usize) {
+        let mut q = self.queue.lock().unwrap();
+        let n = q.items.len().min(max);
+        let mut events = 0;
+        for (frame, reply) in q.items.drain(..n) {
+            events += usize::from(!reply);
+            out.push_back(frame);
+        }
+        q.events -= events;
     }
 
     /// Take the next queued payload, if any.
@@ -280,7 +295,7 @@ impl Hub {
 
     /// Deliver `items` in order. The initiator (if any) gets replies with its `request_uuid`.
     pub fn publish(&self, items: &[Publish], initiator: Option<&Initiator>) {
-        let mut batch = Batch::default();
+        let mut batch = Batch::with_hint(1);
         self.collect(&mut batch, items, initiator);
         batch.flush();
     }
@@ -308,17 +323,31 @@ impl Hub {
                     true,
                 );
             }
-            for &u in &p.users {
-                let shard = self.shard(u).read().unwrap();
-                let Some(sessions) = shard.get(&u) else {
-                    continue;
-                };
-                for s in sessions {
-                    if me.is_some_and(|i| Arc::ptr_eq(&i.session, s)) {
+            // Consecutive events of one conversation go to the same users: their sessions are
+            // looked up once per batch, not once per event.
+            if batch.last_users != p.users {
+                batch.last_users.clear();
+                batch.last_users.extend_from_slice(&p.users);
+                batch.last_slots.clear();
+                for &u in &p.users {
+                    let shard = self.shard(u).read().unwrap();
+                    let Some(sessions) = shard.get(&u) else {
                         continue;
+                    };
+                    for s in sessions {
+                        let slot = batch.slot(s);
+                        batch.last_slots.push(slot);
                     }
-                    batch.add(s, encode_plain(), false);
                 }
+            }
+            let skip = me.map(|i| batch.slot(&i.session));
+            for k in 0..batch.last_slots.len() {
+                let slot = batch.last_slots[k];
+                if Some(slot) == skip {
+                    continue;
+                }
+                let frame = encode_plain();
+                batch.slots[slot].1.push((frame, false));
             }
         }
     }
@@ -329,26 +358,91 @@ impl Hub {
 /// order they were added in.
 #[derive(Default)]
 pub struct Batch {
-    per: HashMap<usize, (Arc<SessionTx>, Vec<Queued>)>,
+    /// Each session's frames, in the order the sessions first appeared.
+    slots: Vec<(Arc<SessionTx>, Vec<Queued>)>,
+    /// Slot of each session, by address.
+    index: HashMap<usize, usize, BuildHasherDefault<PtrHasher>>,
+    /// The user list last resolved by [`Hub::collect`] and the slots of its sessions.
+    last_users: Vec<UserId>,
+    last_slots: Vec<usize>,
+    /// Initial capacity of a slot's frame list.
+    hint: usize,
+    /// Emptied frame lists, for the next slots.
+    spare: Vec<Vec<Queued>>,
+}
+
+thread_local! {
+    /// The last flushed batch of this thread, kept for its allocations: a batch is built and
+    /// flushed for every commit, and allocating its lists afresh each time made the publisher
+    /// fault in (and zero) new pages all the time.
+    static BATCH_POOL: std::cell::RefCell<Option<Batch>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Hashes the address of a [`SessionTx`] (the key of [`Batch`]): one multiplication instead
+/// of SipHash for every delivery.
+#[derive(Default)]
+pub struct PtrHasher(u64);
+
+impl Hasher for PtrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.0 = ((v as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// A queued frame and whether it is the session's own reply.
 type Queued = (Arc<str>, bool);
 
 impl Batch {
-    /// Queue `frame` for `s`; `reply` frames do not count against the session's bound.
-    pub fn add(&mut self, s: &Arc<SessionTx>, frame: Arc<str>, reply: bool) {
-        self.per
-            .entry(Arc::as_ptr(s) as usize)
-            .or_insert_with(|| (s.clone(), Vec::new()))
-            .1
-            .push((frame, reply));
+    /// A batch for about `events` events per session.
+    pub fn with_hint(events: usize) -> Self {
+        let mut b = BATCH_POOL
+            .with(|p| p.borrow_mut().take())
+            .unwrap_or_default();
+        b.hint = events.min(64);
+        b
     }
 
-    pub fn flush(self) {
-        for (_, (s, frames)) in self.per {
-            s.enqueue_many(frames);
+    fn slot(&mut self, s: &Arc<SessionTx>) -> usize {
+        let next = self.slots.len();
+        let slot = *self.index.entry(Arc::as_ptr(s) as usize).or_insert(next);
+        if slot == next {
+            let frames = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(self.hint));
+            self.slots.push((s.clone(), frames));
         }
+        slot
+    }
+
+    /// Queue `frame` for `s`; `reply` frames do not count against the session's bound.
+    pub fn add(&mut self, s: &Arc<SessionTx>, frame: Arc<str>, reply: bool) {
+        let slot = self.slot(s);
+        self.slots[slot].1.push((frame, reply));
+    }
+
+    pub fn flush(mut self) {
+        for (s, mut frames) in self.slots.drain(..) {
+            s.enqueue_many(&mut frames);
+            if frames.capacity() <= 1024 && self.spare.len() < 1024 {
+                self.spare.push(frames);
+            }
+        }
+        if self.index.capacity() > 4096 {
+            self.index = HashMap::default();
+        }
+        self.index.clear();
+        self.last_users.clear();
+        self.last_slots.clear();
+        BATCH_POOL.with(|p| *p.borrow_mut() = Some(self));
     }
 }
 

@@ -195,7 +195,12 @@ impl MsgStore {
         std::thread::Builder::new()
             .name("vox-msg-publish".into())
             .spawn(move || {
-                for batch in prx {
+                // Commits that are already waiting are published together: one wake-up and
+                // one write per session for all of them, still in commit order.
+                while let Ok(mut batch) = prx.recv() {
+                    while let Ok(more) = prx.try_recv() {
+                        batch.extend(more);
+                    }
                     publish_committed(&hub, batch);
                 }
             })
@@ -343,6 +348,8 @@ impl Writer {
         let mut results: Vec<Res<Vec<Publish>>> = Vec::with_capacity(batch.len());
         let ts = now();
         let prune = ts - self.last_prune >= DEDUP_PRUNE_EVERY_SECS;
+        let started = std::time::Instant::now();
+        let mut executed = started;
         let outcome = (|| -> rusqlite::Result<()> {
             let mut tx = self
                 .conn
@@ -380,11 +387,20 @@ impl Writer {
                     }
                 }
             }
+            executed = std::time::Instant::now();
             tx.commit()
         })();
         if prune && outcome.is_ok() {
             self.last_prune = ts;
         }
+        // Off by default; `VOX_LOG=vox_batch=trace` shows batch sizes and commit (fsync) times.
+        tracing::trace!(
+            target: "vox_batch",
+            jobs = batch.len(),
+            exec_us = (executed - started).as_micros() as u64,
+            commit_us = executed.elapsed().as_micros() as u64,
+            "committed"
+        );
         let results = match outcome {
             Ok(()) => results,
             Err(e) => {
@@ -412,7 +428,9 @@ type Committed = Vec<(WriteJob, Res<Vec<Publish>>)>;
 /// Hand a whole commit's events over at once (one wake-up per session), in commit order; then
 /// tell the waiting requests.
 fn publish_committed(hub: &Hub, batch: Committed) {
-    let mut out = Batch::default();
+    let started = std::time::Instant::now();
+    let jobs = batch.len();
+    let mut out = Batch::with_hint(jobs);
     let mut done = Vec::with_capacity(batch.len());
     for (job, r) in batch {
         match &r {
@@ -434,6 +452,12 @@ fn publish_committed(hub: &Hub, batch: Committed) {
     for (d, r) in done {
         let _ = d.send(r);
     }
+    tracing::trace!(
+        target: "vox_batch",
+        jobs,
+        publish_us = started.elapsed().as_micros() as u64,
+        "published"
+    );
 }
 
 /// How long the request log (`request_log`, migration 0003) keeps what a write answered, so that

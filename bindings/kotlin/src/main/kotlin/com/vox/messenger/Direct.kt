@@ -27,7 +27,6 @@ internal object VoxDirect {
     @JvmStatic external fun vox_string_len(s: Long): Long
     @JvmStatic external fun vox_string_free(s: Long)
     @JvmStatic external fun vox_client_state(c: Pointer, out: IntArray): Int
-    @JvmStatic external fun vox_messenger_get_me(m: Pointer, out: LongArray): Int
     @JvmStatic external fun vox_message_uuid(m: Pointer, out: LongArray): Int
     @JvmStatic external fun vox_message_conversation(m: Pointer, out: LongArray): Int
     @JvmStatic external fun vox_message_text(m: Pointer, out: LongArray): Int

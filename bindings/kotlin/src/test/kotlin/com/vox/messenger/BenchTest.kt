@@ -7,14 +7,21 @@ import org.junit.jupiter.api.Test
 
 /**
  * Not a test: timings printed when run with `-Dvox.bench=true`, e.g.
- * `mvn -q -B test -Dtest=BenchTest -Dvox.bench=true`.
+ * `mvn -q -B test -Dtest=BenchTest -Dvox.bench=true`. With `-Dvox.bench.server=ws://…` it uses
+ * that server instead of starting one (scripts/bench-bindings.sh runs every binding against one
+ * server and reads the `BENCH Kotlin` line).
  */
 class BenchTest {
     @Test
     fun timings() = runBlocking {
         assumeTrue(System.getProperty("vox.bench") == "true", "set -Dvox.bench=true")
-        TestServer().use { server ->
-            Client(server.url, ClientConfig(requestSpacingMs = 0)).use { client ->
+        val external = System.getProperty("vox.bench.server")?.takeIf { it.isNotEmpty() }
+        val server = if (external == null) TestServer() else null
+        val url = external ?: server!!.url
+        val local = Integer.getInteger("vox.bench.local", 10_000)
+        val trips = Integer.getInteger("vox.bench.trips", 1_000)
+        try {
+            Client(url, ClientConfig(requestSpacingMs = 0)).use { client ->
                 withTimeout(30_000) {
                     client.connect()
                     client.login(TestServer.user(1), TestServer.PASSWORD)
@@ -26,20 +33,24 @@ class BenchTest {
                 repeat(50) { withTimeout(30_000) { m.getUser(id) } }
 
                 var t = System.nanoTime()
-                repeat(10_000) { m.me }
-                val local = System.nanoTime() - t
+                repeat(local) { m.me }
+                val localNs = System.nanoTime() - t
                 val state0 = System.nanoTime()
                 repeat(10_000) { client.state }
                 val stateNs = System.nanoTime() - state0
 
                 t = System.nanoTime()
-                repeat(1_000) { withTimeout(30_000) { m.getUser(id) } }
+                repeat(trips) { withTimeout(30_000) { m.getUser(id) } }
                 val rtt = System.nanoTime() - t
-                val line = "BENCH kotlin/jna: 10000 messenger.me (vox_messenger_get_me) %.1f ms (%.2f us/call); " +
+                val line = "BENCH kotlin/jna: %d messenger.me (vox_messenger_get_me, whole user) %.1f ms (%.2f us/call); " +
                     "10000 client.state (vox_client_state) %.1f ms (%.2f us/call); " +
-                    "1000 getUser round trips %.1f ms (%.1f us/trip)"
-                println(line.format(local / 1e6, local / 1e7, stateNs / 1e6, stateNs / 1e7, rtt / 1e6, rtt / 1e6))
+                    "%d getUser round trips %.1f ms (%.1f us/trip)"
+                println(line.format(local, localNs / 1e6, localNs / 1e3 / local, stateNs / 1e6, stateNs / 1e7, trips, rtt / 1e6, rtt / 1e3 / trips))
+                // Machine-readable: BENCH <binding> <local calls> <local total us> <trips> <trips total us>
+                println("BENCH Kotlin %d %.1f %d %.1f".format(local, localNs / 1e3, trips, rtt / 1e3))
             }
+        } finally {
+            server?.close()
         }
     }
 }

@@ -78,7 +78,13 @@ class MessengerTest {
         val records = java.util.concurrent.ConcurrentLinkedQueue<String>()
         VoxLog.set(LogLevel.DEBUG) { level, target, message -> records += "$level $target $message" }
         runBlocking { loggedIn(1).close() }
+        val releasedBefore = VoxLog.released.get()
         VoxLog.set(LogLevel.OFF, null)
+        // The library released the replaced callback exactly once; nothing is kept alive for it.
+        runBlocking { withTimeout(TIMEOUT) { while (VoxLog.released.get() == releasedBefore) delay(5) } }
+        assertEquals(releasedBefore + 1, VoxLog.released.get())
+        assertEquals(0, VoxLog.kept)
+        assertFalse(Client.isCallbackThread)
         assertTrue(records.any { it.contains("vox_messenger") }, "log records arrive")
         assertTrue(records.none { it.contains(TestServer.PASSWORD) }, "no password in the log")
         assertEquals(0, VoxDebug.validateJson("{\"a\":1}", 0))
@@ -91,7 +97,10 @@ class MessengerTest {
         val b = loggedIn(2)
         val ma = a.messenger
         val mb = b.messenger
-        assertEquals("user1@app.acc", ma.me)
+        val me = ma.me!!
+        assertEquals("user1@app.acc", me.name)
+        assertEquals("User One", me.displayName)
+        assertTrue(me.imId > 0)
         val idA = withTimeout(TIMEOUT) { mb.getUser("user1@app.acc").imId }
         val idB = withTimeout(TIMEOUT) { ma.getUser("user2@app.acc").imId }
 
@@ -274,7 +283,7 @@ class MessengerTest {
                 val key = otk.requestOneTimeLoginKey(TestServer.user(3))
                 val hash = Client.oneTimeKeyHash(key, "user3", TestServer.PASSWORD)
                 otk.loginWithOneTimeKey(TestServer.user(3), hash)
-                assertEquals("user3@app.acc", otk.messenger.me)
+                assertEquals("user3@app.acc", otk.messenger.me?.name)
             }
         }
         job.cancelAndJoin()
@@ -409,6 +418,8 @@ class MessengerTest {
     @AfterAll
     fun noDuplicates() {
         assertEquals(0, VoxDebug.duplicateCompletions)
+        // The library agrees: every completion ran on its callback thread.
+        assertEquals(0L, Vox.offThreadCompletions.get())
         // Every completion ran on one thread, attached to the JVM once (a daemon, never detached).
         val threads = Vox.callbackThreads.toList()
         assertEquals(1, threads.size, "callback threads: $threads")

@@ -25,7 +25,9 @@ TRIPS=${VOX_BENCH_TRIPS:-1000}
 REL=$TARGET/release
 
 echo "== building (release)" >&2
-cargo build -q --release -p vox-messenger -p vox-messenger-server --example bench_bindings
+cargo build -q --release -p vox-messenger-server
+# --lib too: with a target filter cargo would build the library only as an rlib (no cdylib).
+cargo build -q --release -p vox-messenger --lib --example bench_bindings
 scripts/so-link.sh "$REL"
 cmake -S bindings/cpp -B "$TARGET/cpp-bench" -DCMAKE_BUILD_TYPE=Release -DVOX_LIB_DIR="$REL" \
   -DVOX_INCLUDE_DIR="$ROOT/include" -DVOX_BUILD_TESTS=OFF >/dev/null

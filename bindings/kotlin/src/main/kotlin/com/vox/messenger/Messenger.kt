@@ -23,6 +23,17 @@ class Messenger internal constructor(handle: Pointer, val client: Client) :
      */
     val me: User?
         get() {
+            if (VoxDirect.available) {
+                val addr = LongArray(1)
+                val status = VoxDirect.vox_messenger_get_me(handle, addr)
+                if (status == VoxStatus.NO_VALUE) return null
+                Vox.check(status)
+                try {
+                    return VoxDirect.user(addr[0])
+                } finally {
+                    VoxDirect.vox_user_free(addr[0])
+                }
+            }
             val out = PointerByReference()
             val status = Vox.lib.vox_messenger_get_me(handle, out)
             if (status == VoxStatus.NO_VALUE) return null

@@ -51,7 +51,7 @@ cat "$D/ready" >/dev/null &
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== one release server at $WS; load average before: $LOAD_BEFORE; $(nproc) CPUs" >&2
 : >"$D/bench"
-run() { echo "== $1" >&2; shift; "$@" | tee -a "$D/all" | grep '^BENCH ' >>"$D/bench"; }
+run() { echo "== $1" >&2; shift; "$@" | tee -a "$D/all" | grep '^BENCH ' >>"$D/bench"; grep -v '^BENCH ' "$D/all" >&2; : >"$D/all"; }
 run Rust "$REL/examples/bench_bindings" "$WS" "$LOCAL" "$TRIPS"
 run "C and C++" "$TARGET/cpp-bench/vox_bench" "$WS" "$LOCAL" "$TRIPS"
 run Kotlin java -Djna.library.path="$REL" -cp "$KCP" com.vox.messenger.examples.KotlinBenchKt "$WS" "$LOCAL" "$TRIPS"

@@ -124,6 +124,10 @@ class MessengerTest {
             // A → B with a payload.
             val sent = convA.sendMessage("Hello, B! é", "[{\"type\":\"greeting\"}]")
             assertEquals("Hello, B! é", sent.text)
+            // Conversations and messages know their client (a borrowed handle from the library).
+            assertEquals(a.handle, convA.nativeClient)
+            assertEquals(a.handle, sent.nativeClient)
+            convA.cancel(123_456_789) // unknown ids are ignored
             val got = bEvents.next { it.type == EventType.SEND_MESSAGE }
             val msgB = got.message!!
             assertEquals("Hello, B! é", msgB.text)

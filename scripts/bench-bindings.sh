@@ -3,7 +3,7 @@
 # in CI. Release builds; ONE release server; then, back to back against that server, the same
 # two workloads through
 #   Rust    the public Rust API            examples/bench_bindings.rs
-#   C       the raw C ABI                  bindings/cpp/examples/bench.cpp (its C part)
+#   C       the raw C ABI, from C          bindings/kotlin/bench/ffi_baseline.c (gcc -O2)
 #   C++     the C++ wrapper                bindings/cpp/examples/bench.cpp
 #   Kotlin  the Kotlin wrapper (JNA)       bindings/kotlin/examples/KotlinBench.kt
 # workload 1: $VOX_BENCH_LOCAL (10 000) get_me calls (local, no network; C/C++/Kotlin get the whole
@@ -32,6 +32,8 @@ scripts/so-link.sh "$REL"
 cmake -S bindings/cpp -B "$TARGET/cpp-bench" -DCMAKE_BUILD_TYPE=Release -DVOX_LIB_DIR="$REL" \
   -DVOX_INCLUDE_DIR="$ROOT/include" -DVOX_BUILD_TESTS=OFF >/dev/null
 cmake --build "$TARGET/cpp-bench" --target vox_bench -j 2 >/dev/null
+gcc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -I"$ROOT/include" bindings/kotlin/bench/ffi_baseline.c \
+  -L"$REL" -lvox_messenger -Wl,-rpath,"$REL" -lpthread -ldl -lm -o "$TARGET/ffi_baseline"
 (cd bindings/kotlin && mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/classpath.txt >&2)
 KCP="$ROOT/bindings/kotlin/target/classes:$ROOT/bindings/kotlin/target/test-classes:$(cat bindings/kotlin/target/classpath.txt)"
 
@@ -53,7 +55,8 @@ echo "== one release server at $WS; load average before: $LOAD_BEFORE; $(nproc) 
 : >"$D/bench"
 run() { echo "== $1" >&2; shift; "$@" | tee -a "$D/all" | grep '^BENCH ' >>"$D/bench"; grep -v '^BENCH ' "$D/all" >&2; : >"$D/all"; }
 run Rust "$REL/examples/bench_bindings" "$WS" "$LOCAL" "$TRIPS"
-run "C and C++" "$TARGET/cpp-bench/vox_bench" "$WS" "$LOCAL" "$TRIPS"
+run C "$TARGET/ffi_baseline" "$WS" "$LOCAL" "$TRIPS"
+run C++ "$TARGET/cpp-bench/vox_bench" "$WS" "$LOCAL" "$TRIPS"
 run Kotlin java -Djna.library.path="$REL" -cp "$KCP" com.vox.messenger.examples.KotlinBenchKt "$WS" "$LOCAL" "$TRIPS"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 

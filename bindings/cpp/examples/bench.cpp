@@ -1,6 +1,7 @@
 // bench.cpp — local get_me calls and get_user round trips through the C++ wrapper, and the
 // same through the raw C ABI (one run, one client). Not a test. scripts/bench-bindings.sh runs
-// it next to the Rust, Kotlin figures and reads the `BENCH` lines.
+// it next to the Rust, C (bindings/kotlin/bench/ffi_baseline.c) and Kotlin figures and reads its
+// `BENCH C++` line.
 //   vox_bench ws://127.0.0.1:PORT [local_calls=10000] [round_trips=1000]
 //
 // The local call is get_me: the whole current user (vox_user*) and its name — through C, one
@@ -80,7 +81,6 @@ int main(int argc, char** argv) {
     std::printf("C++: %d get_user round trips: %.1f ms (%.1f us/trip)\n", trips, us(t2 - t1) / 1000,
                 us(t2 - t1) / trips);
     // Machine-readable: BENCH <binding> <local calls> <local total us> <trips> <trips total us>
-    std::printf("BENCH C %d %.1f %d %.1f\n", local, us(t4 - t3), trips, us(t5 - t4));
     std::printf("BENCH C++ %d %.1f %d %.1f\n", local, us(t1 - t0), trips, us(t2 - t1));
     client.disconnect().get();
     return n ? 0 : 1;

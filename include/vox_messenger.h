@@ -388,8 +388,9 @@ typedef struct {
   const char *custom_data_json;
 } vox_conversation_config;
 
-// Called for every event of the type a listener was registered for, on the callback thread;
-// `event` is borrowed for the duration of the call (keep it with `vox_event_clone`).
+// Called for every event of the types a listener was registered for (its event mask), on the
+// callback thread; `event` is borrowed for the duration of the call (keep it with
+// `vox_event_clone`; `vox_event_type` tells which type it is).
 typedef void (*vox_event_fn)(void *user_data, const vox_event *event);
 
 // A messenger event listener, passed by value to `vox_messenger_on`. `release(user_data)` runs

@@ -50,6 +50,13 @@ WS=ws://$(printf '%s' "${LINE#READY }" | sed -n 's/.*"ws":"\([^"]*\)".*/\1/p')
 # Keep draining the server's stdout.
 cat "$D/ready" >/dev/null &
 
+# The builds above load the machine: let the 1-minute load settle (below $VOX_BENCH_MAX_LOAD,
+# default 1.0, for at most $VOX_BENCH_SETTLE_SECS, default 120 s) before measuring.
+settle_end=$((SECONDS + ${VOX_BENCH_SETTLE_SECS:-120}))
+while [ $SECONDS -lt $settle_end ] &&
+  ! awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v m="${VOX_BENCH_MAX_LOAD:-1.0}" 'BEGIN { exit !(l < m) }'; do
+  sleep 5
+done
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== one release server at $WS; load average before: $LOAD_BEFORE; $(nproc) CPUs" >&2
 : >"$D/bench"

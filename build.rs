@@ -10,7 +10,19 @@
 
 use std::path::PathBuf;
 
+/// The major number of the shared library's SONAME: `VOX_ABI_VERSION` of `src/ffi/mod.rs`
+/// (the test `ffi_soname` checks that they agree and that the library carries it).
+const ABI_MAJOR: u32 = 2;
+
 fn main() {
+    // On Linux the cdylib carries `SONAME libvox_messenger.so.<ABI>`: programs linked against it
+    // record that name, so a library of another ABI is never loaded in its place. (Install or
+    // ship it with a `libvox_messenger.so.<ABI>` name or link; `scripts/so-link.sh DIR` makes
+    // the link next to a build.)
+    if std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libvox_messenger.so.{ABI_MAJOR}");
+    }
+    println!("cargo:rustc-env=VOX_SONAME_MAJOR={ABI_MAJOR}");
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");

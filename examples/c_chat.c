@@ -98,7 +98,7 @@ static void print_message_event(void *user_data, const vox_event *ev) {
     vox_message *m = NULL;
     char *text = NULL;
     uint64_t sender = 0, seq = 0;
-    uint32_t type = 0;
+    int32_t type = 0;
     vox_event_type(ev, &type);
     if (vox_event_message(ev, &m) != VOX_OK) return;
     vox_message_text(m, &text);
@@ -124,7 +124,7 @@ static void print_message_event(void *user_data, const vox_event *ev) {
 
 static void print_service_event(void *user_data, const vox_event *ev) {
     session *s = user_data;
-    uint32_t type = 0;
+    int32_t type = 0;
     uint64_t who = 0, seq = 0;
     vox_event_type(ev, &type);
     vox_event_initiator(ev, &who);
@@ -153,11 +153,10 @@ static void listen_all(vox_client *c, vox_messenger *m, session *s) {
     vox_listener msg = {print_message_event, s, NULL};
     vox_listener svc = {print_service_event, s, NULL};
     vox_client_listener cl = {on_client_event, s, NULL};
-    vox_messenger_on(m, VOX_EVENT_SEND_MESSAGE, msg, NULL);
-    vox_messenger_on(m, VOX_EVENT_EDIT_MESSAGE, msg, NULL);
-    vox_messenger_on(m, VOX_EVENT_TYPING, svc, NULL);
-    vox_messenger_on(m, VOX_EVENT_READ, svc, NULL);
-    vox_messenger_on(m, VOX_EVENT_CREATE_CONVERSATION, svc, NULL);
+    /* One listener per group of event types: the mask has bit 1 << VOX_EVENT_x per type. */
+    vox_messenger_on(m, (1 << VOX_EVENT_SEND_MESSAGE) | (1 << VOX_EVENT_EDIT_MESSAGE), msg, NULL);
+    vox_messenger_on(m, (1 << VOX_EVENT_TYPING) | (1 << VOX_EVENT_READ) | (1 << VOX_EVENT_CREATE_CONVERSATION),
+                     svc, NULL);
     vox_client_on_event(c, cl, NULL);
 }
 

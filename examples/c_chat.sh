@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 cargo build -q -p vox-messenger -p vox-messenger-server
+scripts/so-link.sh "$TARGET/debug"   # libvox_messenger.so.<ABI>, the SONAME the program loads
 gcc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I"$ROOT/include" "$ROOT/examples/c_chat.c" \
   -L"$TARGET/debug" -lvox_messenger -Wl,-rpath,"$TARGET/debug" -lpthread -o "$TARGET/c_chat"
 

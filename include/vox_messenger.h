@@ -15,7 +15,10 @@
  *    VOX_ERR_WRONG_HANDLE_TYPE — never a crash. Everything the library hands out through an
  *    out-parameter is owned by the caller and freed with its vox_*_free function; freeing is
  *    safe from any thread, including inside a callback. Objects passed to callbacks are
- *    borrowed for the duration of the call.
+ *    borrowed for the duration of the call. The one exception (documented at each function):
+ *    vox_messenger_client, vox_conversation_client and vox_message_client give back a
+ *    BORROWED vox_client* — the very handle vox_client_new returned, valid until that client
+ *    is freed, never to be freed by the caller (as sqlite3_db_handle does).
  *  - Strings in are NUL-terminated UTF-8, borrowed for the call (invalid UTF-8:
  *    VOX_ERR_INVALID_UTF8). Strings out are new buffers freed with vox_string_free (never
  *    free()); vox_string_len gives their exact byte length. Custom data is JSON object text,
@@ -32,11 +35,15 @@
  *    is a vox_event (see VOX_EVENT_*): read it with the vox_event_* accessors.
  *  - Out-parameters come after inputs; a NULL required pointer gives VOX_ERR_NULL_ARGUMENT;
  *    on any error nothing is written to out-parameters (except *out_error).
- *  - Exceptions to "returns a status": vox_version, vox_abi_version, vox_error_status,
- *    vox_error_code, vox_error_message (they return the value; 0/NULL for a bad handle),
- *    vox_string_free, vox_string_len, vox_debug_live_handles.
+ *  - Exceptions to "returns a status": vox_version, vox_abi_version, vox_is_callback_thread,
+ *    vox_error_status, vox_error_code, vox_error_message (they return the value; 0/NULL for a
+ *    bad handle), vox_string_free, vox_string_len, vox_debug_live_handles. No function returns
+ *    an unsigned integer (JNA-friendly); ids and counts come back through out-parameters.
+ *  - Threads: every callback (completions, listeners, releases) runs on one library thread;
+ *    vox_is_callback_thread() tells whether the caller is on it.
+ *  - On Linux the shared library's SONAME is libvox_messenger.so.<VOX_ABI_VERSION>.
  *  - Typical start: vox_client_config_new -> vox_client_new -> vox_client_connect ->
- *    vox_client_login -> vox_client_messenger -> vox_messenger_on(...) ->
+ *    vox_client_login -> vox_client_messenger -> vox_messenger_on(m, mask, ...) ->
  *    vox_messenger_create_conversation / vox_conversation_send_message ... -> vox_client_free.
  */
 
@@ -49,8 +56,14 @@
 
 // The version of the C ABI described by this header. It changes whenever a function's
 // signature or a struct's layout changes incompatibly. Compare it with `vox_abi_version()` at
-// start-up to detect a header/library mismatch.
-#define VOX_ABI_VERSION 1
+// start-up to detect a header/library mismatch. On Linux it is also the major number of the
+// shared library's SONAME (`libvox_messenger.so.2`).
+//
+// Version 2: no unsigned return values or event/kind constants (JNA-safe); `vox_messenger_on`
+// takes an event mask and `vox_messenger_off` a listener id; `vox_messenger_get_me` gives the
+// whole current user; `vox_messenger_client`, `vox_conversation_client`, `vox_message_client`;
+// `vox_is_callback_thread`; `vox_set_log_callback` takes a release function.
+#define VOX_ABI_VERSION 2
 
 // No connection (initial state, and after disconnect).
 #define VOX_STATE_DISCONNECTED 0
@@ -136,6 +149,9 @@
 
 // The result of `vox_client_token_refresh`: the token accessors.
 #define VOX_EVENT_TOKENS 102
+
+// An event mask with every messenger event type (`vox_messenger_on`): bits 0–17.
+#define VOX_EVENT_MASK_ALL ((1 << 18) - 1)
 
 // Which list of a user: 0 = conversations the user is in, 1 = conversations the user left,
 // 2 = push notifications subscribed to (wire names such as `"onSendMessage"`).
@@ -372,8 +388,9 @@ typedef struct {
   const char *custom_data_json;
 } vox_conversation_config;
 
-// Called for every event of the type a listener was registered for, on the callback thread;
-// `event` is borrowed for the duration of the call (keep it with `vox_event_clone`).
+// Called for every event of the types a listener was registered for (its event mask), on the
+// callback thread; `event` is borrowed for the duration of the call (keep it with
+// `vox_event_clone`; `vox_event_type` tells which type it is).
 typedef void (*vox_event_fn)(void *user_data, const vox_event *event);
 
 // A messenger event listener, passed by value to `vox_messenger_on`. `release(user_data)` runs
@@ -394,7 +411,13 @@ const char *vox_version(void);
 
 // The ABI version of the library (compare with `VOX_ABI_VERSION` of the header you compiled
 // against).
-uint32_t vox_abi_version(void);
+int32_t vox_abi_version(void);
+
+// Whether the calling thread is the library's callback thread (where every completion,
+// listener and release function runs). Wrappers use it to avoid waiting for a callback from
+// inside a callback (which would deadlock). Never starts the library's threads: false before
+// the first client exists.
+bool vox_is_callback_thread(void);
 
 // A new configuration with the defaults for one server: `ws://host:port`, `wss://host:port`,
 // or `host:port` (= wss). Request timeout 20 s, connect timeout 10 s, request spacing 220 ms,
@@ -673,6 +696,12 @@ int32_t vox_conversation_retransmit_events_to(const vox_conversation *c,
                                               vox_op_id *out_op,
                                               vox_error **out_error);
 
+// The client this conversation belongs to, as a BORROWED handle: `*out` receives the very
+// `vox_client*` that `vox_client_new` returned (like `sqlite3_db_handle`). Do not free it; it
+// stays valid until that client is freed. Use it for `vox_cancel` of the conversation's
+// operations. VOX_ERR_INVALID_HANDLE when the client was already freed.
+int32_t vox_conversation_client(const vox_conversation *c, vox_client **out);
+
 // A new handle with a copy of this conversation (the caller owns it).
 int32_t vox_conversation_clone(const vox_conversation *c, vox_conversation **out);
 
@@ -681,7 +710,7 @@ int32_t vox_conversation_clone(const vox_conversation *c, vox_conversation **out
 int32_t vox_conversation_free(vox_conversation *c);
 
 // The type of an event or result: one of the `VOX_EVENT_*` constants.
-int32_t vox_event_type(const vox_event *ev, uint32_t *out);
+int32_t vox_event_type(const vox_event *ev, int32_t *out);
 
 // The wire name of the action that caused the event (e.g. `"sendMessage"`), as a new string
 // (free with `vox_string_free`); VOX_ERR_NO_VALUE when the event carries none.
@@ -739,7 +768,7 @@ int32_t vox_event_item_at(const vox_event *ev, size_t index, vox_event **out);
 int32_t vox_event_retransmit_range(const vox_event *ev, uint64_t *out_from, uint64_t *out_to);
 
 // The protocol's error code of an error event (VOX_EVENT_ERROR).
-int32_t vox_event_error_code(const vox_event *ev, uint32_t *out);
+int32_t vox_event_error_code(const vox_event *ev, int32_t *out);
 
 // The description of an error event (new string).
 int32_t vox_event_error_description(const vox_event *ev, char **out);
@@ -799,18 +828,29 @@ int32_t vox_user_free(vox_user *u);
 
 // The number of live handles of the library (all types). A leak check for tests and debug
 // builds: it returns to its previous value once everything handed out has been freed.
-uint64_t vox_debug_live_handles(void);
+int64_t vox_debug_live_handles(void);
 
 // Send the library's log records at `level` and more severe (`VOX_LOG_*`) to `callback`, with
 // `user_data`. Only the library's own targets (`vox_messenger…`, `vox_protocol…`) are
 // forwarded; passwords, digests and tokens are never logged. A later call replaces the
-// callback and level (the previous callback may still be running on another thread for a
-// moment: keep its `user_data` alive); `callback` NULL or `VOX_LOG_OFF` turns logging off.
+// callback and level; `callback` NULL or `VOX_LOG_OFF` turns logging off (a NULL callback is
+// not stored and its `release` is not called; with VOX_LOG_OFF the callback is stored but not
+// called).
 //
-// The library installs itself as the process's `tracing` subscriber on the first call that
-// enables logging; if the host process (a Rust program) already installed one, this returns
-// VOX_ERR_INVALID_STATE and records go to that subscriber instead.
-int32_t vox_set_log_callback(int32_t level, vox_log_fn callback, void *user_data);
+// Ownership of `user_data`: when this returns VOX_OK, the library owns it until
+// `release(user_data)` (optional, may be NULL) runs — exactly once, after the callback was
+// replaced or cleared by a later `vox_set_log_callback` and every call of it in progress has
+// returned (on the thread of the last call or of the replacing call; never while the library
+// holds a lock). A callback that is never replaced is never released. When this returns an
+// error, nothing is stored, `release` is not called and `user_data` stays the caller's.
+//
+// The library installs itself as the process's `tracing` subscriber on the first call; if the
+// host process (a Rust program) already installed one, this returns VOX_ERR_INVALID_STATE and
+// records go to that subscriber instead.
+int32_t vox_set_log_callback(int32_t level,
+                             vox_log_fn callback,
+                             void *user_data,
+                             vox_release_fn release);
 
 // The message uuid (new string).
 int32_t vox_message_uuid(const vox_message *m, char **out);
@@ -845,14 +885,32 @@ int32_t vox_message_remove(const vox_message *m,
                            vox_op_id *out_op,
                            vox_error **out_error);
 
+// The client this message belongs to, as a BORROWED handle: `*out` receives the very
+// `vox_client*` that `vox_client_new` returned (like `sqlite3_db_handle`). Do not free it; it
+// stays valid until that client is freed. Use it for `vox_cancel` of the message's
+// operations. VOX_ERR_INVALID_HANDLE when the client was already freed.
+int32_t vox_message_client(const vox_message *m, vox_client **out);
+
 // A new handle to the same message (the caller owns it).
 int32_t vox_message_clone(const vox_message *m, vox_message **out);
 
 // Free a message. NULL → no-op; stale or double free → VOX_ERR_INVALID_HANDLE. Any thread.
 int32_t vox_message_free(vox_message *m);
 
-// `username@appname.accname` of the logged-in user (new string); VOX_ERR_NO_VALUE before login.
-int32_t vox_messenger_get_me(const vox_messenger *m, char **out);
+// The logged-in user, with every field a get_user result has (IM id, display name, custom
+// data, private custom data, conversation lists, notifications), without a network call: the
+// library fetches the user once right after each login (before the login completes) and keeps
+// the copy up to date from the user events it sees about them (get_user and edit_user results
+// and events, also from the user's other sessions). `*out` receives a new `vox_user*` the
+// caller owns (free it with `vox_user_free`). VOX_ERR_NO_VALUE before login. Should that fetch
+// have failed, the user carries only its name (`vox_user_im_id` 0).
+int32_t vox_messenger_get_me(const vox_messenger *m, vox_user **out);
+
+// The client this messenger belongs to, as a BORROWED handle: `*out` receives the very
+// `vox_client*` that `vox_client_new` returned (like `sqlite3_db_handle`). Do not free it; it
+// stays valid until that client is freed with `vox_client_free`. Use it for `vox_cancel`,
+// listeners and state. VOX_ERR_INVALID_HANDLE when the client was already freed.
+int32_t vox_messenger_client(const vox_messenger *m, vox_client **out);
 
 // A user by `username@appname.accname`. Result: VOX_EVENT_GET_USER (`vox_event_user`).
 int32_t vox_messenger_get_user_by_name(const vox_messenger *m,
@@ -933,7 +991,7 @@ int32_t vox_messenger_get_subscriptions(const vox_messenger *m,
 // Choose which events reach this user as push notifications (`kinds`: `count`
 // `VOX_NOTIFICATION_*` values; 0 entries: none). Result: VOX_EVENT_EDIT_USER.
 int32_t vox_messenger_manage_push_notifications(const vox_messenger *m,
-                                                const uint32_t *kinds,
+                                                const int32_t *kinds,
                                                 size_t count,
                                                 vox_completion completion,
                                                 vox_op_id *out_op,
@@ -1006,18 +1064,24 @@ int32_t vox_messenger_recreate_message(const vox_messenger *m,
                                        vox_message **out,
                                        vox_error **out_error);
 
-// Register a listener for one event type (a `VOX_EVENT_*` between 0 and 17). It runs on the
-// callback thread for every such event, including the echoes of this client's own requests
-// (before their completion). `*out_id` (may be NULL) receives its id. Listeners registered
-// from inside a callback see the events queued after it.
+// Register a listener for the event types in `event_mask`: bit `1 << VOX_EVENT_x` for each
+// type wanted (types 0–17; `VOX_EVENT_MASK_ALL` for every one; an empty mask or other bits:
+// VOX_ERR_OUT_OF_RANGE, nothing registered and `user_data` stays the caller's). It runs on the
+// callback thread for every such event (`vox_event_type` tells which), including the echoes
+// of this client's own requests (before their completion). `*out_id` (may be NULL) receives
+// its id, unique in the process. Listeners registered from inside a callback see the events
+// queued after it. `release(user_data)` runs once, on the callback thread, after the last
+// call (after `vox_messenger_off`, or when the client is freed).
 int32_t vox_messenger_on(const vox_messenger *m,
-                         uint32_t event_type,
+                         int32_t event_mask,
                          vox_listener listener,
                          vox_listener_id *out_id);
 
-// Remove a listener of `event_type` (`id` 0: every listener of that type). Its `release` runs
-// later on the callback thread, after any call in progress.
-int32_t vox_messenger_off(const vox_messenger *m, uint32_t event_type, vox_listener_id id);
+// Remove the listener `id` (every event type it was registered for); `id` 0 removes every
+// listener registered with `vox_messenger_on` on this client. Unknown or already removed ids
+// are ignored (VOX_OK). Its `release` runs later on the callback thread, after any call in
+// progress. After `vox_client_free` (which removes every listener) this is a no-op.
+int32_t vox_messenger_off(const vox_messenger *m, vox_listener_id id);
 
 // Free a messenger handle (listeners stay registered until `vox_messenger_off` or
 // `vox_client_free`). NULL → no-op; stale or double free → VOX_ERR_INVALID_HANDLE.
@@ -1029,8 +1093,9 @@ int32_t vox_error_status(const vox_error *error);
 // The numeric code of an error: the protocol's number for `VOX_ERR_MESSENGER`, the
 // `loginFailed` code for `VOX_ERR_LOGIN_FAILED`, the SDKs' client-side codes (10000–10004) for
 // local rejections, 20001–20099 for the SDK's own conditions, and 0 for errors of the C layer
-// (NULL, UTF-8, JSON, handles). 0 if `error` is NULL or invalid.
-uint32_t vox_error_code(const vox_error *error);
+// (NULL, UTF-8, JSON, handles). 0 if `error` is NULL or invalid. (Signed since ABI 2; every
+// code is below 2^31.)
+int32_t vox_error_code(const vox_error *error);
 
 // A human-readable English message (never contains passwords or tokens). Returns a new string
 // the caller owns (free it with `vox_string_free`), or NULL if `error` is NULL or invalid.

@@ -42,6 +42,7 @@ impl Runtime {
         let handle = thread::Builder::new()
             .name(CALLBACK_THREAD_NAME.into())
             .spawn(move || {
+                IS_CALLBACK_THREAD.with(|c| c.set(true));
                 while let Ok(job) = rx.recv() {
                     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
                         tracing::error!("a user callback panicked; the panic was caught");
@@ -73,6 +74,15 @@ impl Runtime {
 
 pub(crate) fn get() -> &'static Runtime {
     &RUNTIME
+}
+
+thread_local! {
+    static IS_CALLBACK_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Like [`is_callback_thread`], but never starts the runtime (false before it exists).
+pub(crate) fn is_callback_thread_if_started() -> bool {
+    IS_CALLBACK_THREAD.with(std::cell::Cell::get)
 }
 
 /// Whether the current thread is the SDK's callback thread.

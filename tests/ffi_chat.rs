@@ -89,7 +89,14 @@ fn two_users_chat_and_receive_each_others_events() {
     let (b, mb) = logged_in(&srv.ws, USER2);
     // SAFETY: valid handles throughout; events are owned copies freed after use.
     unsafe {
-        assert_eq!(get_str(|o| vox_messenger_get_me(ma, o)), "user1@app.acc");
+        let mut me = null_mut();
+        assert_eq!(vox_messenger_get_me(ma, &mut me), VOX_OK);
+        assert_eq!(get_str(|o| vox_user_name(me, o)), "user1@app.acc");
+        let mut me_id = 0;
+        assert_eq!(vox_user_im_id(me, &mut me_id), VOX_OK);
+        assert!(me_id > 0, "get_me carries the IM id");
+        assert_eq!(get_str(|o| vox_user_display_name(me, o)), "User One");
+        assert_eq!(vox_user_free(me), VOX_OK);
         let mut st = 0;
         assert_eq!(vox_client_state(a, &mut st), VOX_OK);
         assert_eq!(st, VOX_STATE_LOGGED_IN);
@@ -98,11 +105,11 @@ fn two_users_chat_and_receive_each_others_events() {
         assert_ne!(ida, idb);
 
         let mut listeners = Vec::new();
-        let mut on = |m: *mut vox_messenger, t: u32| {
+        let mut on = |m: *mut vox_messenger, t: i32| {
             let (l, ev) = listener();
             let mut id = 0;
-            assert_eq!(vox_messenger_on(m, t, l, &mut id), VOX_OK);
-            listeners.push((m, t, id));
+            assert_eq!(vox_messenger_on(m, 1 << t, l, &mut id), VOX_OK);
+            listeners.push((m, id));
             ev
         };
         let b_create = on(mb, VOX_EVENT_CREATE_CONVERSATION);
@@ -262,8 +269,8 @@ fn two_users_chat_and_receive_each_others_events() {
         let ev = b_remove.next(|_| true);
         vox_event_free(ev);
 
-        for (m, t, id) in listeners {
-            assert_eq!(vox_messenger_off(m, t, id), VOX_OK);
+        for (m, id) in listeners {
+            assert_eq!(vox_messenger_off(m, id), VOX_OK);
         }
         for h in [msg_a, msg_b] {
             assert_eq!(vox_message_free(h), VOX_OK);
@@ -896,12 +903,12 @@ fn callbacks_call_back_into_the_library_and_free_handles() {
             release: None,
         };
         assert_eq!(
-            vox_messenger_on(mb, VOX_EVENT_SEND_MESSAGE, l, &mut lid),
+            vox_messenger_on(mb, 1 << VOX_EVENT_SEND_MESSAGE, l, &mut lid),
             VOX_OK
         );
         let (la, a_events) = listener();
         assert_eq!(
-            vox_messenger_on(ma, VOX_EVENT_SEND_MESSAGE, la, null_mut()),
+            vox_messenger_on(ma, 1 << VOX_EVENT_SEND_MESSAGE, la, null_mut()),
             VOX_OK
         );
         let conv = create(ma, "nested", &[idb], false);

@@ -20,7 +20,7 @@ fn create_destroy_loop_leaks_no_handle() {
             let (c, m) = logged_in(&srv.ws, USER1);
             let (l, ev) = listener();
             assert_eq!(
-                vox_messenger_on(m, VOX_EVENT_SEND_MESSAGE, l, null_mut()),
+                vox_messenger_on(m, 1 << VOX_EVENT_SEND_MESSAGE, l, null_mut()),
                 VOX_OK
             );
             // A result kept, a result dropped, an error, a request in flight at the free.

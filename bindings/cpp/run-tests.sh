@@ -17,6 +17,7 @@ case "$TARGET" in /*) ;; *) TARGET=$ROOT/$TARGET ;; esac
 BUILD=${VOX_CPP_BUILD_DIR:-$TARGET/cpp-build}
 
 CARGO_TARGET_DIR=$TARGET cargo build -p vox-messenger -p vox-messenger-server
+"$ROOT/scripts/so-link.sh" "$TARGET/debug"   # libvox_messenger.so.<ABI>, the SONAME programs load
 
 EXTRA=()
 if [ "${VOX_CPP_SANITIZE:-0}" = 1 ]; then

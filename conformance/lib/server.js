@@ -31,9 +31,10 @@ export function checkPrerequisites(serverBin) {
 
 export function serverBinary() {
   const fromEnv = process.env.VOX_SERVER_BIN;
-  return fromEnv
-    ? path.resolve(process.cwd(), fromEnv)
-    : path.join(repoRoot, 'target', 'debug', 'vox-messenger-server');
+  if (fromEnv) return path.resolve(process.cwd(), fromEnv);
+  // Else cargo's target directory: $CARGO_TARGET_DIR (relative to the repository) or target/.
+  const target = process.env.CARGO_TARGET_DIR ? path.resolve(repoRoot, process.env.CARGO_TARGET_DIR) : path.join(repoRoot, 'target');
+  return path.join(target, 'debug', 'vox-messenger-server');
 }
 
 /**

@@ -828,24 +828,31 @@ scenario('rate limits: requests beyond the per-second and per-minute limits are 
 // ---------------------------------------------------------------------------------------------
 // The demo page
 
+/**
+ * Opens the demo page (web/, the real UI on the official Web SDK) in a new browser context, logs
+ * in as `user` through the form and waits for the chat card. Script errors are collected in
+ * `page.errors`.
+ */
+async function openDemoPage(contexts, user) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (err) => page.errors.push(String(err)));
+  const res = await page.goto(`https://${server.wss}/`);
+  assert.equal(res?.status(), 200, 'GET / serves the demo page');
+  await page.fill('#username', `${user}@app.acc.voximplant.com`);
+  await page.fill('#password', 'secret');
+  await page.click('#login');
+  await page.waitForSelector('#state[data-state="LOGGED_IN"]', { timeout: 8_000 });
+  await page.waitForSelector('#chat-card:not([hidden])', { timeout: 8_000 });
+  return page;
+}
+
 scenario('the demo page: two users chat through the UI (create, send, typing, read mark, edit, remove)', async () => {
   const contexts = [];
   try {
-    const openDemo = async (user) => {
-      const context = await browser.newContext({ ignoreHTTPSErrors: true });
-      contexts.push(context);
-      const page = await context.newPage();
-      page.errors = [];
-      page.on('pageerror', (err) => page.errors.push(String(err)));
-      const res = await page.goto(`https://${server.wss}/`);
-      assert.equal(res?.status(), 200, 'GET / serves the demo page');
-      await page.fill('#username', `${user}@app.acc.voximplant.com`);
-      await page.fill('#password', 'secret');
-      await page.click('#login');
-      await page.waitForSelector('#state[data-state="LOGGED_IN"]', { timeout: 8_000 });
-      await page.waitForSelector('#chat-card:not([hidden])', { timeout: 8_000 });
-      return page;
-    };
+    const openDemo = (user) => openDemoPage(contexts, user);
     const visible = { timeout: 8_000 };
     const one = await openDemo('user1');
     const two = await openDemo('user2');
@@ -950,6 +957,79 @@ async function chatWithNative(login, { cmd, args, title, openText, timeout = 15_
   }
 }
 
+/**
+ * Starts a native program and collects what it prints: `printed(text, ms)` resolves once the
+ * output contains `text`; `exited(ms)` resolves with the exit code.
+ */
+function startNative(cmd, args) {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  const waiters = [];
+  const onData = (chunk) => {
+    out += chunk;
+    for (const w of waiters.splice(0)) {
+      if (out.includes(w.text)) w.resolve();
+      else waiters.push(w);
+    }
+  };
+  child.stdout.setEncoding('utf8').on('data', onData);
+  child.stderr.setEncoding('utf8').on('data', onData);
+  const exit = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+  const printed = (text, ms) => new Promise((resolve, reject) => {
+    if (out.includes(text)) return resolve();
+    const timer = setTimeout(() => reject(new Error(`${path.basename(cmd)} did not print ${JSON.stringify(text)}; it printed:\n${out}`)), ms);
+    waiters.push({ text, resolve: () => { clearTimeout(timer); resolve(); } });
+  });
+  const exited = (ms) => Promise.race([
+    exit,
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`${path.basename(cmd)} did not exit within ${ms} ms; it printed:\n${out}`)), ms)),
+  ]);
+  return { child, printed, exited, output: () => out };
+}
+
+/**
+ * The demo page (the real UI in Chromium, driven by clicks and typing) logged in as `pageUser`,
+ * and a native chat program logged in as another user that opens a conversation titled `title`
+ * with the page's user: the program sends a line, the page's message list shows it; the page user
+ * types an answer and clicks Send, the program prints it; then the program's stdin closes and it
+ * exits 0.
+ */
+async function demoPageChatsWithNative({ pageUser, cmd, args, title, openText, sender, timeout = 15_000 }) {
+  assert.ok(existsSync(cmd), `the native chat program ${cmd} is built`);
+  assert.ok(server.ws, 'the server has a plain ws:// listener for native clients');
+  const contexts = [];
+  const visible = { timeout: 15_000 };
+  let native;
+  try {
+    const page = await openDemoPage(contexts, pageUser);
+    native = startNative(cmd, args);
+    await native.printed(openText, timeout);
+    // The conversation the program created appears live in the page's list; open it.
+    await page.locator('#conversations button', { hasText: title }).first().click(visible);
+    await page.locator('#chat-title', { hasText: title }).waitFor(visible);
+
+    const fromNative = `hello from the native program to the demo page ${Date.now()}`;
+    native.child.stdin.write(`${fromNative}\n`);
+    const shown = page.locator('#messages li.theirs', { hasText: fromNative });
+    await shown.waitFor(visible);
+    assert.equal(await shown.locator('.who').textContent(), sender, 'the page names the native sender');
+
+    const answer = `answer typed in the demo page ${Date.now()}`;
+    await page.fill('#message-input', answer);
+    await page.click('#send');
+    await page.locator('#messages li.mine', { hasText: answer }).waitFor(visible);
+    await native.printed(answer, 15_000);
+
+    native.child.stdin.end();
+    assert.equal(await native.exited(30_000), 0, `${path.basename(cmd)} exits 0 at the end of its input`);
+    assert.deepEqual(page.errors, [], 'no script errors on the demo page');
+    assert.equal(await page.textContent('#chat-error'), '', 'no failed SDK call in the demo');
+  } finally {
+    if (native && native.child.exitCode === null) native.child.kill();
+    for (const c of contexts) await c.close().catch(() => {});
+  }
+}
+
 scenario('interop: a Web SDK page and the C++ wrapper chat both ways', async ({ login }) => {
   const cmd = process.env.VOX_CPP_CHAT ?? path.join(cargoTarget(), 'cpp-build', 'vox_chat');
   await chatWithNative(login, {
@@ -970,3 +1050,28 @@ scenario('interop: a Web SDK page and the Kotlin wrapper chat both ways', async 
     timeout: 90_000, // chat.sh asks Maven for the classpath first
   });
 }, { timeout: 150_000 });
+
+// The demo page's UI (not the harness page) and the native programs. Other user pairs than the
+// scenarios above, so that each conversation title is unique in the page's list.
+scenario('interop: the demo page UI and the C++ wrapper\'s chat program chat both ways', async () => {
+  await demoPageChatsWithNative({
+    pageUser: 'user3',
+    cmd: process.env.VOX_CPP_CHAT ?? path.join(cargoTarget(), 'cpp-build', 'vox_chat'),
+    args: ['chat', `ws://${server.ws}`, 'user2@app.acc.voximplant.com', 'secret', 'user3@app.acc'],
+    title: 'C++ console chat',
+    openText: 'conversation open',
+    sender: 'User Two',
+  });
+});
+
+scenario('interop: the demo page UI and the Kotlin wrapper\'s chat program chat both ways', async () => {
+  await demoPageChatsWithNative({
+    pageUser: 'user2',
+    cmd: path.join(repoRoot, 'bindings', 'kotlin', 'chat.sh'),
+    args: [`ws://${server.ws}`, 'user3@app.acc.voximplant.com', 'secret', 'user2@app.acc'],
+    title: 'Kotlin console chat',
+    openText: 'conversation with user2@app.acc open',
+    sender: 'User Three',
+    timeout: 90_000, // chat.sh asks Maven for the classpath first
+  });
+}, { timeout: 180_000 });

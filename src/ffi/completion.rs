@@ -56,8 +56,9 @@ pub struct vox_completion {
     pub release: vox_release_fn,
 }
 
-/// Called for every event of the type a listener was registered for, on the callback thread;
-/// `event` is borrowed for the duration of the call (keep it with `vox_event_clone`).
+/// Called for every event of the types a listener was registered for (its event mask), on the
+/// callback thread; `event` is borrowed for the duration of the call (keep it with
+/// `vox_event_clone`; `vox_event_type` tells which type it is).
 pub type vox_event_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const vox_event)>;
 

@@ -483,6 +483,22 @@ pub unsafe extern "C" fn vox_conversation_retransmit_events_to(
     })
 }
 
+/// The client this conversation belongs to, as a BORROWED handle: `*out` receives the very
+/// `vox_client*` that `vox_client_new` returned (like `sqlite3_db_handle`). Do not free it; it
+/// stays valid until that client is freed. Use it for `vox_cancel` of the conversation's
+/// operations. VOX_ERR_INVALID_HANDLE when the client was already freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vox_conversation_client(
+    c: *const vox_conversation,
+    out: *mut *mut super::client::vox_client,
+) -> i32 {
+    guard0(|| {
+        need(out, "out")?;
+        let c = conv_of(c)?;
+        super::client::borrowed_client_handle(c.messenger().client(), out)
+    })
+}
+
 /// A new handle with a copy of this conversation (the caller owns it).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vox_conversation_clone(

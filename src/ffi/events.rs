@@ -22,31 +22,34 @@ pub struct vox_user {
 
 // Event types (`vox_event_type`). 0–17: the messenger's event types (`MessengerEventTypes` of the
 // seed API), for listeners and for operation results; 100–102: results of login operations.
-pub const VOX_EVENT_CREATE_CONVERSATION: u32 = 0;
-pub const VOX_EVENT_EDIT_CONVERSATION: u32 = 1;
-pub const VOX_EVENT_EDIT_MESSAGE: u32 = 2;
-pub const VOX_EVENT_EDIT_USER: u32 = 3;
+// A listener's event mask (`vox_messenger_on`) has bit `1 << type` set for each type it wants.
+pub const VOX_EVENT_CREATE_CONVERSATION: i32 = 0;
+pub const VOX_EVENT_EDIT_CONVERSATION: i32 = 1;
+pub const VOX_EVENT_EDIT_MESSAGE: i32 = 2;
+pub const VOX_EVENT_EDIT_USER: i32 = 3;
 /// An `onError` the server sent without a pending request to fail (`vox_event_error_code`).
-pub const VOX_EVENT_ERROR: u32 = 4;
-pub const VOX_EVENT_GET_CONVERSATION: u32 = 5;
-pub const VOX_EVENT_GET_PUBLIC_CONVERSATIONS: u32 = 6;
-pub const VOX_EVENT_GET_SUBSCRIPTIONS: u32 = 7;
-pub const VOX_EVENT_GET_USER: u32 = 8;
-pub const VOX_EVENT_READ: u32 = 9;
-pub const VOX_EVENT_REMOVE_CONVERSATION: u32 = 10;
-pub const VOX_EVENT_REMOVE_MESSAGE: u32 = 11;
-pub const VOX_EVENT_RETRANSMIT_EVENTS: u32 = 12;
-pub const VOX_EVENT_SEND_MESSAGE: u32 = 13;
-pub const VOX_EVENT_SET_STATUS: u32 = 14;
-pub const VOX_EVENT_SUBSCRIBE: u32 = 15;
-pub const VOX_EVENT_TYPING: u32 = 16;
-pub const VOX_EVENT_UNSUBSCRIBE: u32 = 17;
+pub const VOX_EVENT_ERROR: i32 = 4;
+pub const VOX_EVENT_GET_CONVERSATION: i32 = 5;
+pub const VOX_EVENT_GET_PUBLIC_CONVERSATIONS: i32 = 6;
+pub const VOX_EVENT_GET_SUBSCRIPTIONS: i32 = 7;
+pub const VOX_EVENT_GET_USER: i32 = 8;
+pub const VOX_EVENT_READ: i32 = 9;
+pub const VOX_EVENT_REMOVE_CONVERSATION: i32 = 10;
+pub const VOX_EVENT_REMOVE_MESSAGE: i32 = 11;
+pub const VOX_EVENT_RETRANSMIT_EVENTS: i32 = 12;
+pub const VOX_EVENT_SEND_MESSAGE: i32 = 13;
+pub const VOX_EVENT_SET_STATUS: i32 = 14;
+pub const VOX_EVENT_SUBSCRIBE: i32 = 15;
+pub const VOX_EVENT_TYPING: i32 = 16;
+pub const VOX_EVENT_UNSUBSCRIBE: i32 = 17;
 /// The result of a login: `vox_event_display_name`, and tokens when the server issued some.
-pub const VOX_EVENT_LOGIN: u32 = 100;
+pub const VOX_EVENT_LOGIN: i32 = 100;
 /// The result of `vox_client_request_one_time_login_key`: `vox_event_one_time_key`.
-pub const VOX_EVENT_ONE_TIME_KEY: u32 = 101;
+pub const VOX_EVENT_ONE_TIME_KEY: i32 = 101;
 /// The result of `vox_client_token_refresh`: the token accessors.
-pub const VOX_EVENT_TOKENS: u32 = 102;
+pub const VOX_EVENT_TOKENS: i32 = 102;
+/// An event mask with every messenger event type (`vox_messenger_on`): bits 0–17.
+pub const VOX_EVENT_MASK_ALL: i32 = (1 << 18) - 1;
 
 /// What a `vox_event` holds.
 #[derive(Debug, Clone)]
@@ -60,11 +63,28 @@ pub(crate) enum Value {
     Tokens(LoginTokens),
 }
 
-pub(crate) fn event_type_from(t: u32) -> Result<MessengerEventType, Fail> {
+/// The messenger event types of an event mask (bit `1 << type`); an error for an empty mask or
+/// unknown bits.
+pub(crate) fn event_types_from_mask(mask: i32) -> Result<Vec<MessengerEventType>, Fail> {
+    if mask == 0 || mask & !VOX_EVENT_MASK_ALL != 0 {
+        return Err(Fail::new(
+            super::status::VOX_ERR_OUT_OF_RANGE,
+            format!("invalid event mask {mask:#x} (bits 0-17, at least one)"),
+        ));
+    }
+    Ok(MessengerEventType::ALL
+        .iter()
+        .copied()
+        .filter(|t| mask & (1 << (*t as i32)) != 0)
+        .collect())
+}
+
+#[allow(dead_code)]
+pub(crate) fn event_type_from(t: i32) -> Result<MessengerEventType, Fail> {
     MessengerEventType::ALL
         .iter()
         .copied()
-        .find(|x| *x as u32 == t)
+        .find(|x| *x as i32 == t)
         .ok_or_else(|| {
             Fail::new(
                 super::status::VOX_ERR_OUT_OF_RANGE,
@@ -138,12 +158,12 @@ fn at<T>(v: &[T], index: usize) -> Result<&T, Fail> {
 
 /// The type of an event or result: one of the `VOX_EVENT_*` constants.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn vox_event_type(ev: *const vox_event, out: *mut u32) -> i32 {
+pub unsafe extern "C" fn vox_event_type(ev: *const vox_event, out: *mut i32) -> i32 {
     get_into(out, || {
         with_value(ev, |v| {
             Ok(match v {
-                Value::Event(e) => e.event_type() as u32,
-                Value::List(t, _) => *t as u32,
+                Value::Event(e) => e.event_type() as i32,
+                Value::List(t, _) => *t as i32,
                 Value::Login(_) => VOX_EVENT_LOGIN,
                 Value::Key(_) => VOX_EVENT_ONE_TIME_KEY,
                 Value::Tokens(_) => VOX_EVENT_TOKENS,
@@ -422,10 +442,10 @@ pub unsafe extern "C" fn vox_event_retransmit_range(
 
 /// The protocol's error code of an error event (VOX_EVENT_ERROR).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn vox_event_error_code(ev: *const vox_event, out: *mut u32) -> i32 {
+pub unsafe extern "C" fn vox_event_error_code(ev: *const vox_event, out: *mut i32) -> i32 {
     get_into(out, || {
         with_event(ev, "error code", |e| match e {
-            MessengerEvent::Error(e) => Some(e.code),
+            MessengerEvent::Error(e) => Some(i32::try_from(e.code).unwrap_or(i32::MAX)),
             _ => None,
         })
     })
@@ -695,7 +715,7 @@ mod tests {
         .cast::<vox_user>();
         // SAFETY: live handles and valid out-pointers.
         unsafe {
-            let (mut t, mut code, mut ts) = (0u32, 0u32, 0i64);
+            let (mut t, mut code, mut ts) = (0i32, 0i32, 0i64);
             assert_eq!(vox_event_type(err, &mut t), VOX_OK);
             assert_eq!(t, VOX_EVENT_ERROR);
             assert_eq!(vox_event_error_code(err, &mut code), VOX_OK);

@@ -168,8 +168,8 @@ pub(crate) fn live_count() -> usize {
 /// The number of live handles of the library (all types). A leak check for tests and debug
 /// builds: it returns to its previous value once everything handed out has been freed.
 #[unsafe(no_mangle)]
-pub extern "C" fn vox_debug_live_handles() -> u64 {
-    std::panic::catch_unwind(live_count).unwrap_or(0) as u64
+pub extern "C" fn vox_debug_live_handles() -> i64 {
+    std::panic::catch_unwind(live_count).unwrap_or(0) as i64
 }
 
 #[cfg(test)]

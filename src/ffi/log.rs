@@ -1,12 +1,12 @@
 //! `vox_set_log_callback`: the SDK's `tracing` records, forwarded to a C function.
 
-use super::completion::SendPtr;
+use super::completion::{SendPtr, vox_release_fn};
 use super::status::{Fail, VOX_ERR_INVALID_STATE, VOX_ERR_OUT_OF_RANGE, guard0};
 use std::cell::Cell;
 use std::ffi::{CString, c_char, c_void};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
 use tracing::{Event, Level, Metadata, span};
@@ -34,11 +34,25 @@ pub type vox_log_fn = Option<
 >;
 
 static LEVEL: AtomicI32 = AtomicI32::new(VOX_LOG_OFF);
-type Sink = (
-    unsafe extern "C" fn(*mut c_void, i32, *const c_char, *const c_char),
-    SendPtr,
-);
-static SINK: RwLock<Option<Sink>> = RwLock::new(None);
+
+/// The installed callback. Every call in progress holds a reference; `release(user_data)` runs
+/// when the last one goes (the sink was replaced or cleared and no call uses it any more).
+struct Sink {
+    f: unsafe extern "C" fn(*mut c_void, i32, *const c_char, *const c_char),
+    user_data: SendPtr,
+    release: vox_release_fn,
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if let Some(r) = self.release.take() {
+            // SAFETY: the user's release function with the user's pointer, once.
+            unsafe { r(self.user_data.0) }
+        }
+    }
+}
+
+static SINK: RwLock<Option<Arc<Sink>>> = RwLock::new(None);
 static INSTALLED: OnceLock<bool> = OnceLock::new();
 
 thread_local! {
@@ -104,8 +118,8 @@ impl tracing::Subscriber for Forwarder {
             return;
         }
         let meta = event.metadata();
-        let sink = *SINK.read().unwrap_or_else(|e| e.into_inner());
-        let Some((f, ud)) = sink else { return };
+        let sink = SINK.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(sink) = sink else { return };
         let mut text = Text(String::new());
         event.record(&mut text);
         let target = CString::new(meta.target()).unwrap_or_default();
@@ -113,7 +127,17 @@ impl tracing::Subscriber for Forwarder {
         IN_CALLBACK.with(|c| c.set(true));
         // The sink was copied out: no lock is held while the user's function runs.
         // SAFETY: the user's function with the user's pointer and strings valid for the call.
-        unsafe { f(ud.0, level_of(meta.level()), target.as_ptr(), msg.as_ptr()) };
+        unsafe {
+            (sink.f)(
+                sink.user_data.0,
+                level_of(meta.level()),
+                target.as_ptr(),
+                msg.as_ptr(),
+            )
+        };
+        // The last reference of a replaced sink releases its user_data here (no lock held);
+        // records logged by the release function are dropped too.
+        drop(sink);
         IN_CALLBACK.with(|c| c.set(false));
     }
     fn enter(&self, _: &span::Id) {}
@@ -123,17 +147,26 @@ impl tracing::Subscriber for Forwarder {
 /// Send the library's log records at `level` and more severe (`VOX_LOG_*`) to `callback`, with
 /// `user_data`. Only the library's own targets (`vox_messenger…`, `vox_protocol…`) are
 /// forwarded; passwords, digests and tokens are never logged. A later call replaces the
-/// callback and level (the previous callback may still be running on another thread for a
-/// moment: keep its `user_data` alive); `callback` NULL or `VOX_LOG_OFF` turns logging off.
+/// callback and level; `callback` NULL or `VOX_LOG_OFF` turns logging off (a NULL callback is
+/// not stored and its `release` is not called; with VOX_LOG_OFF the callback is stored but not
+/// called).
 ///
-/// The library installs itself as the process's `tracing` subscriber on the first call that
-/// enables logging; if the host process (a Rust program) already installed one, this returns
-/// VOX_ERR_INVALID_STATE and records go to that subscriber instead.
+/// Ownership of `user_data`: when this returns VOX_OK, the library owns it until
+/// `release(user_data)` (optional, may be NULL) runs — exactly once, after the callback was
+/// replaced or cleared by a later `vox_set_log_callback` and every call of it in progress has
+/// returned (on the thread of the last call or of the replacing call; never while the library
+/// holds a lock). A callback that is never replaced is never released. When this returns an
+/// error, nothing is stored, `release` is not called and `user_data` stays the caller's.
+///
+/// The library installs itself as the process's `tracing` subscriber on the first call; if the
+/// host process (a Rust program) already installed one, this returns VOX_ERR_INVALID_STATE and
+/// records go to that subscriber instead.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vox_set_log_callback(
     level: i32,
     callback: vox_log_fn,
     user_data: *mut c_void,
+    release: vox_release_fn,
 ) -> i32 {
     guard0(|| {
         if !(VOX_LOG_OFF..=VOX_LOG_TRACE).contains(&level) {
@@ -144,10 +177,23 @@ pub unsafe extern "C" fn vox_set_log_callback(
         }
         let installed =
             *INSTALLED.get_or_init(|| tracing::subscriber::set_global_default(Forwarder).is_ok());
-        {
-            let mut s = SINK.write().unwrap_or_else(|e| e.into_inner());
-            *s = callback.map(|f| (f, SendPtr(user_data)));
+        if !installed {
+            return Err(Fail::new(
+                VOX_ERR_INVALID_STATE,
+                "another tracing subscriber is installed in this process",
+            ));
         }
+        let new = callback.map(|f| {
+            Arc::new(Sink {
+                f,
+                user_data: SendPtr(user_data),
+                release,
+            })
+        });
+        let old = {
+            let mut s = SINK.write().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut *s, new)
+        };
         LEVEL.store(
             if callback.is_some() {
                 level
@@ -157,13 +203,8 @@ pub unsafe extern "C" fn vox_set_log_callback(
             Ordering::Relaxed,
         );
         tracing::callsite::rebuild_interest_cache();
-        if installed {
-            Ok(())
-        } else {
-            Err(Fail::new(
-                VOX_ERR_INVALID_STATE,
-                "another tracing subscriber is installed in this process",
-            ))
-        }
+        // Outside the lock: releases the old user_data unless a call is still using it.
+        drop(old);
+        Ok(())
     })
 }

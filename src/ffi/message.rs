@@ -120,6 +120,22 @@ pub unsafe extern "C" fn vox_message_remove(
     })
 }
 
+/// The client this message belongs to, as a BORROWED handle: `*out` receives the very
+/// `vox_client*` that `vox_client_new` returned (like `sqlite3_db_handle`). Do not free it; it
+/// stays valid until that client is freed. Use it for `vox_cancel` of the message's
+/// operations. VOX_ERR_INVALID_HANDLE when the client was already freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vox_message_client(
+    m: *const vox_message,
+    out: *mut *mut super::client::vox_client,
+) -> i32 {
+    guard0(|| {
+        need(out, "out")?;
+        let m = message_of(m)?;
+        super::client::borrowed_client_handle(m.messenger().client(), out)
+    })
+}
+
 /// A new handle to the same message (the caller owns it).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vox_message_clone(

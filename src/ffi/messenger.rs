@@ -7,17 +7,20 @@
 //! an argument is rejected (then nothing runs and `*out_error` holds the details).
 
 use super::client::start_op;
+use super::client::{borrowed_client_handle, entry_of, next_listener_id, vox_client};
 use super::completion::{listener_closure, vox_completion, vox_listener};
 use super::conversation::{config_from, vox_conversation, vox_conversation_config};
-use super::events::event_type_from;
+use super::events::event_types_from_mask;
+use super::events::vox_user;
 use super::handles::{self, Obj, wrong_type};
 use super::message::vox_message;
 use super::status::{
-    Fail, VOX_ERR_NO_VALUE, VOX_ERR_OUT_OF_RANGE, guard, guard0, need, vox_error, write,
+    Fail, VOX_ERR_INVALID_HANDLE, VOX_ERR_NO_VALUE, VOX_ERR_OUT_OF_RANGE, guard, guard0, need,
+    vox_error, write,
 };
-use super::strings::{in_array, in_opt_json_object, in_payload, in_str, in_str_array, out_string};
+use super::strings::{in_array, in_opt_json_object, in_payload, in_str, in_str_array};
 use super::{vox_listener_id, vox_op_id};
-use crate::{Messenger, MessengerNotification};
+use crate::{Messenger, MessengerNotification, User};
 use std::ffi::c_char;
 use std::sync::Mutex;
 
@@ -27,9 +30,9 @@ pub struct vox_messenger {
 }
 
 /// Push notification kinds for `vox_messenger_manage_push_notifications`.
-pub const VOX_NOTIFICATION_SEND_MESSAGE: u32 = 0;
-pub const VOX_NOTIFICATION_EDIT_MESSAGE: u32 = 1;
-pub const VOX_NOTIFICATION_CREATE_CONVERSATION: u32 = 2;
+pub const VOX_NOTIFICATION_SEND_MESSAGE: i32 = 0;
+pub const VOX_NOTIFICATION_EDIT_MESSAGE: i32 = 1;
+pub const VOX_NOTIFICATION_CREATE_CONVERSATION: i32 = 2;
 
 pub(crate) fn messenger_of(m: *const vox_messenger) -> Result<Messenger, Fail> {
     let o = handles::get(m.cast(), "messenger")?;
@@ -39,18 +42,51 @@ pub(crate) fn messenger_of(m: *const vox_messenger) -> Result<Messenger, Fail> {
     }
 }
 
-/// `username@appname.accname` of the logged-in user (new string); VOX_ERR_NO_VALUE before login.
+/// The logged-in user, with every field a get_user result has (IM id, display name, custom
+/// data, private custom data, conversation lists, notifications), without a network call: the
+/// library fetches the user once right after each login (before the login completes) and keeps
+/// the copy up to date from the user events it sees about them (get_user and edit_user results
+/// and events, also from the user's other sessions). `*out` receives a new `vox_user*` the
+/// caller owns (free it with `vox_user_free`). VOX_ERR_NO_VALUE before login. Should that fetch
+/// have failed, the user carries only its name (`vox_user_im_id` 0).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vox_messenger_get_me(
     m: *const vox_messenger,
-    out: *mut *mut c_char,
+    out: *mut *mut vox_user,
 ) -> i32 {
     guard0(|| {
         need(out, "out")?;
-        let me = messenger_of(m)?
+        let m = messenger_of(m)?;
+        let name = m
             .get_me()
             .ok_or_else(|| Fail::new(VOX_ERR_NO_VALUE, "not logged in"))?;
-        out_string(&me, out)
+        let cached = entry_of(m.client()).and_then(|e| {
+            e.me.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .filter(|u| u.name.eq_ignore_ascii_case(&name))
+        });
+        let user = cached.unwrap_or(User {
+            name,
+            ..Default::default()
+        });
+        write(out, "out", handles::insert(Obj::User(user)).cast())
+    })
+}
+
+/// The client this messenger belongs to, as a BORROWED handle: `*out` receives the very
+/// `vox_client*` that `vox_client_new` returned (like `sqlite3_db_handle`). Do not free it; it
+/// stays valid until that client is freed with `vox_client_free`. Use it for `vox_cancel`,
+/// listeners and state. VOX_ERR_INVALID_HANDLE when the client was already freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vox_messenger_client(
+    m: *const vox_messenger,
+    out: *mut *mut vox_client,
+) -> i32 {
+    guard0(|| {
+        need(out, "out")?;
+        let m = messenger_of(m)?;
+        borrowed_client_handle(m.client(), out)
     })
 }
 
@@ -242,7 +278,7 @@ pub unsafe extern "C" fn vox_messenger_get_subscriptions(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vox_messenger_manage_push_notifications(
     m: *const vox_messenger,
-    kinds: *const u32,
+    kinds: *const i32,
     count: usize,
     completion: vox_completion,
     out_op: *mut vox_op_id,
@@ -433,41 +469,76 @@ pub unsafe extern "C" fn vox_messenger_recreate_message(
     })
 }
 
-/// Register a listener for one event type (a `VOX_EVENT_*` between 0 and 17). It runs on the
-/// callback thread for every such event, including the echoes of this client's own requests
-/// (before their completion). `*out_id` (may be NULL) receives its id. Listeners registered
-/// from inside a callback see the events queued after it.
+/// Register a listener for the event types in `event_mask`: bit `1 << VOX_EVENT_x` for each
+/// type wanted (types 0–17; `VOX_EVENT_MASK_ALL` for every one; an empty mask or other bits:
+/// VOX_ERR_OUT_OF_RANGE, nothing registered and `user_data` stays the caller's). It runs on the
+/// callback thread for every such event (`vox_event_type` tells which), including the echoes
+/// of this client's own requests (before their completion). `*out_id` (may be NULL) receives
+/// its id, unique in the process. Listeners registered from inside a callback see the events
+/// queued after it. `release(user_data)` runs once, on the callback thread, after the last
+/// call (after `vox_messenger_off`, or when the client is freed).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vox_messenger_on(
     m: *const vox_messenger,
-    event_type: u32,
+    event_mask: i32,
     listener: vox_listener,
     out_id: *mut vox_listener_id,
 ) -> i32 {
     guard0(|| {
         let m = messenger_of(m)?;
-        let t = event_type_from(event_type)?;
-        let id = m.on(t, listener_closure(listener));
+        let types = event_types_from_mask(event_mask)?;
+        let entry = entry_of(m.client()).ok_or_else(|| {
+            Fail::new(
+                VOX_ERR_INVALID_HANDLE,
+                "the client of this messenger was freed (vox_client_free)",
+            )
+        })?;
+        // One closure for every type; `release` runs when the last registration is dropped.
+        let f = std::sync::Arc::new(listener_closure(listener));
+        let regs = types
+            .into_iter()
+            .map(|t| {
+                let f = f.clone();
+                (t, m.on(t, move |ev| f(ev)))
+            })
+            .collect();
+        drop(f);
+        let id = next_listener_id();
+        entry
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, regs);
         if !out_id.is_null() {
             // SAFETY: the caller passes NULL or a writable id.
-            unsafe { *out_id = id.0 };
+            unsafe { *out_id = id };
         }
         Ok(())
     })
 }
 
-/// Remove a listener of `event_type` (`id` 0: every listener of that type). Its `release` runs
-/// later on the callback thread, after any call in progress.
+/// Remove the listener `id` (every event type it was registered for); `id` 0 removes every
+/// listener registered with `vox_messenger_on` on this client. Unknown or already removed ids
+/// are ignored (VOX_OK). Its `release` runs later on the callback thread, after any call in
+/// progress. After `vox_client_free` (which removes every listener) this is a no-op.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn vox_messenger_off(
-    m: *const vox_messenger,
-    event_type: u32,
-    id: vox_listener_id,
-) -> i32 {
+pub unsafe extern "C" fn vox_messenger_off(m: *const vox_messenger, id: vox_listener_id) -> i32 {
     guard0(|| {
         let m = messenger_of(m)?;
-        let t = event_type_from(event_type)?;
-        m.off(t, (id != 0).then_some(crate::ListenerId(id)));
+        let Some(entry) = entry_of(m.client()) else {
+            return Ok(());
+        };
+        let removed: Vec<_> = {
+            let mut l = entry.listeners.lock().unwrap_or_else(|e| e.into_inner());
+            if id == 0 {
+                l.drain().flat_map(|(_, v)| v).collect()
+            } else {
+                l.remove(&id).unwrap_or_default()
+            }
+        };
+        for (t, lid) in removed {
+            m.off(t, Some(lid));
+        }
         Ok(())
     })
 }

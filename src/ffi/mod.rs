@@ -27,8 +27,14 @@ use std::ffi::c_char;
 
 /// The version of the C ABI described by this header. It changes whenever a function's
 /// signature or a struct's layout changes incompatibly. Compare it with `vox_abi_version()` at
-/// start-up to detect a header/library mismatch.
-pub const VOX_ABI_VERSION: u32 = 1;
+/// start-up to detect a header/library mismatch. On Linux it is also the major number of the
+/// shared library's SONAME (`libvox_messenger.so.2`).
+///
+/// Version 2: no unsigned return values or event/kind constants (JNA-safe); `vox_messenger_on`
+/// takes an event mask and `vox_messenger_off` a listener id; `vox_messenger_get_me` gives the
+/// whole current user; `vox_messenger_client`, `vox_conversation_client`, `vox_message_client`;
+/// `vox_is_callback_thread`; `vox_set_log_callback` takes a release function.
+pub const VOX_ABI_VERSION: i32 = 2;
 
 /// An operation id (0 is never a valid id): pass it to `vox_cancel`.
 pub type vox_op_id = u64;
@@ -47,8 +53,17 @@ pub extern "C" fn vox_version() -> *const c_char {
 /// The ABI version of the library (compare with `VOX_ABI_VERSION` of the header you compiled
 /// against).
 #[unsafe(no_mangle)]
-pub extern "C" fn vox_abi_version() -> u32 {
+pub extern "C" fn vox_abi_version() -> i32 {
     VOX_ABI_VERSION
+}
+
+/// Whether the calling thread is the library's callback thread (where every completion,
+/// listener and release function runs). Wrappers use it to avoid waiting for a callback from
+/// inside a callback (which would deadlock). Never starts the library's threads: false before
+/// the first client exists.
+#[unsafe(no_mangle)]
+pub extern "C" fn vox_is_callback_thread() -> bool {
+    std::panic::catch_unwind(crate::runtime::is_callback_thread_if_started).unwrap_or(false)
 }
 
 /// Every item of the C ABI in one namespace (for Rust callers such as the tests and benches).
@@ -64,5 +79,8 @@ pub mod all {
     pub use super::messenger::*;
     pub use super::status::*;
     pub use super::strings::*;
-    pub use super::{VOX_ABI_VERSION, vox_abi_version, vox_listener_id, vox_op_id, vox_version};
+    pub use super::{
+        VOX_ABI_VERSION, vox_abi_version, vox_is_callback_thread, vox_listener_id, vox_op_id,
+        vox_version,
+    };
 }

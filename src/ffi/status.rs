@@ -77,7 +77,7 @@ pub struct vox_error {
 #[derive(Debug, Clone)]
 pub(crate) struct ErrorObj {
     pub status: i32,
-    pub code: u32,
+    pub code: i32,
     pub message: String,
 }
 
@@ -85,7 +85,7 @@ pub(crate) struct ErrorObj {
 #[derive(Debug, Clone)]
 pub(crate) struct Fail {
     pub status: i32,
-    pub code: u32,
+    pub code: i32,
     pub message: String,
 }
 
@@ -127,7 +127,7 @@ impl From<Error> for Fail {
     fn from(e: Error) -> Fail {
         Fail {
             status: status_of(&e),
-            code: e.code(),
+            code: i32::try_from(e.code()).unwrap_or(i32::MAX),
             message: e.to_string(),
         }
     }
@@ -232,9 +232,10 @@ pub unsafe extern "C" fn vox_error_status(error: *const vox_error) -> i32 {
 /// The numeric code of an error: the protocol's number for `VOX_ERR_MESSENGER`, the
 /// `loginFailed` code for `VOX_ERR_LOGIN_FAILED`, the SDKs' client-side codes (10000–10004) for
 /// local rejections, 20001–20099 for the SDK's own conditions, and 0 for errors of the C layer
-/// (NULL, UTF-8, JSON, handles). 0 if `error` is NULL or invalid.
+/// (NULL, UTF-8, JSON, handles). 0 if `error` is NULL or invalid. (Signed since ABI 2; every
+/// code is below 2^31.)
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn vox_error_code(error: *const vox_error) -> u32 {
+pub unsafe extern "C" fn vox_error_code(error: *const vox_error) -> i32 {
     let mut c = 0;
     guard0(|| {
         c = with_error(error, |e| e.code)?;

@@ -671,6 +671,11 @@ impl Conversation {
         Conversation { messenger, data }
     }
 
+    /// The messenger (and so the client) this conversation belongs to.
+    pub fn messenger(&self) -> &Messenger {
+        &self.messenger
+    }
+
     pub fn data(&self) -> &ConversationData {
         &self.data
     }
@@ -931,6 +936,11 @@ impl Conversation {
 impl Message {
     pub(crate) fn from_data(messenger: Messenger, data: MessageData) -> Self {
         Message { messenger, data }
+    }
+
+    /// The messenger (and so the client) this message belongs to.
+    pub fn messenger(&self) -> &Messenger {
+        &self.messenger
     }
 
     pub fn data(&self) -> &MessageData {

@@ -53,7 +53,8 @@ static void wait_until(int (*pred)(void *), void *arg) {
 typedef struct {
     int done;
     int status;
-    uint32_t code;
+    int32_t code;
+    int on_callback_thread;
     vox_event *result; /* an owned copy */
 } waiter;
 
@@ -65,6 +66,7 @@ static void on_done(void *user_data, int32_t status, const vox_error *error, con
     w->done++;
     w->status = status;
     w->code = error ? vox_error_code(error) : 0;
+    w->on_callback_thread = vox_is_callback_thread();
     w->result = copy;
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
@@ -92,6 +94,7 @@ static vox_completion completion_for(waiter *w) {
 static int wait_op(waiter *w) {
     wait_until(is_done, w);
     CHECK(w->done == 1);
+    CHECK(w->on_callback_thread); /* completions run on the library's callback thread */
     return w->status;
 }
 
@@ -133,11 +136,24 @@ static void drain(queue *q) {
     pthread_mutex_unlock(&mu);
 }
 
-static void listen_to(vox_messenger *m, uint32_t type, queue *q) {
+/* Listen to the event types of `mask` (bit 1 << VOX_EVENT_x per type). */
+static void listen_to(vox_messenger *m, int32_t mask, queue *q) {
     vox_listener l = {on_event, q, on_release};
     vox_listener_id id = 0;
-    OK(vox_messenger_on(m, type, l, &id));
+    OK(vox_messenger_on(m, mask, l, &id));
     CHECK(id != 0);
+}
+
+/* Whether a queue holds an event of `type` (without taking it). */
+static int queue_has_type(queue *q, int32_t type) {
+    int found = 0;
+    pthread_mutex_lock(&mu);
+    for (int i = q->head; i < q->tail; i++) {
+        int32_t t = -1;
+        if (vox_event_type(q->items[i % QMAX], &t) == VOX_OK && t == type) found = 1;
+    }
+    pthread_mutex_unlock(&mu);
+    return found;
 }
 
 /* ---- helpers ---- */
@@ -184,7 +200,7 @@ static vox_client *login(const char *server, const char *user, int32_t digest) {
     k = completion_for(&w);
     OK(run(k, vox_client_login(c, user, "secret", digest, NULL, k, NULL, NULL)));
     CHECK(wait_op(&w) == VOX_OK);
-    uint32_t type = 0;
+    int32_t type = 0;
     OK(vox_event_type(w.result, &type));
     CHECK(type == VOX_EVENT_LOGIN);
     char *name = NULL;
@@ -227,28 +243,44 @@ int main(int argc, char **argv) {
     vox_error *err = NULL;
 
     CHECK(vox_abi_version() == VOX_ABI_VERSION);
-    printf("vox-messenger %s, ABI %u\n", vox_version(), vox_abi_version());
-    OK(vox_set_log_callback(VOX_LOG_WARN, on_log, NULL));
+    printf("vox-messenger %s, ABI %d\n", vox_version(), vox_abi_version());
+    CHECK(!vox_is_callback_thread());
+    /* The log callback's user_data is released exactly once, when it is replaced. */
+    OK(vox_set_log_callback(VOX_LOG_WARN, on_log, NULL, on_release));
+    OK(vox_set_log_callback(VOX_LOG_WARN, on_log, NULL, on_release));
+    expected_releases += 1;
 
     vox_client *a = login(server, "user1@app.acc.voximplant.com", VOX_DIGEST_MD5);
     vox_client *b = login(server, "user2@app.acc.voximplant.com", VOX_DIGEST_SHA256);
     vox_messenger *ma = NULL, *mb = NULL;
     OK(vox_client_messenger(a, &ma));
     OK(vox_client_messenger(b, &mb));
-    char *me = NULL;
-    OK(vox_messenger_get_me(ma, &me));
-    CHECK(strcmp(me, "user1@app.acc") == 0);
-    vox_string_free(me);
+    vox_user *me = NULL;
+    char *me_name = NULL;
+    uint64_t me_id = 0;
+    OK(vox_messenger_get_me(ma, &me)); /* the whole user, without a network call */
+    OK(vox_user_name(me, &me_name));
+    CHECK(strcmp(me_name, "user1@app.acc") == 0);
+    OK(vox_user_im_id(me, &me_id));
+    vox_string_free(me_name);
+    OK(vox_user_free(me));
     uint64_t id_a = im_id_of(mb, "user1@app.acc");
     uint64_t id_b = im_id_of(ma, "user2@app.acc");
+    CHECK(me_id == id_a);
+    /* A messenger's client is the (borrowed) handle vox_client_new gave. */
+    vox_client *borrowed = NULL;
+    OK(vox_messenger_client(ma, &borrowed));
+    CHECK(borrowed == a);
 
     static queue b_created, b_sent, b_typing, a_sent, a_read;
-    listen_to(mb, VOX_EVENT_CREATE_CONVERSATION, &b_created);
-    listen_to(mb, VOX_EVENT_SEND_MESSAGE, &b_sent);
-    listen_to(mb, VOX_EVENT_TYPING, &b_typing);
-    listen_to(ma, VOX_EVENT_SEND_MESSAGE, &a_sent);
-    listen_to(ma, VOX_EVENT_READ, &a_read);
-    expected_releases += 5;
+    static queue a_both; /* one listener for two event types */
+    listen_to(mb, 1 << VOX_EVENT_CREATE_CONVERSATION, &b_created);
+    listen_to(mb, 1 << VOX_EVENT_SEND_MESSAGE, &b_sent);
+    listen_to(mb, 1 << VOX_EVENT_TYPING, &b_typing);
+    listen_to(ma, 1 << VOX_EVENT_SEND_MESSAGE, &a_sent);
+    listen_to(ma, 1 << VOX_EVENT_READ, &a_read);
+    listen_to(ma, (1 << VOX_EVENT_SEND_MESSAGE) | (1 << VOX_EVENT_READ), &a_both);
+    expected_releases += 6;
 
     /* A creates a conversation with B. */
     vox_participant p = {0};
@@ -363,15 +395,21 @@ int main(int argc, char **argv) {
     k = completion_for(&w);
     OK(run(k, vox_messenger_get_conversation(ma, "00000000-0000-4000-8000-000000000000", k, NULL, NULL)));
     CHECK(wait_op(&w) == VOX_ERR_MESSENGER);
-    printf("unknown conversation: messenger error %u\n", w.code);
+    printf("unknown conversation: messenger error %d\n", w.code);
     CHECK(w.code > 0 && w.code < 10000);
 
     /* Cancel: the completion still runs exactly once (OK or CANCELLED). */
     vox_op_id op = 0;
     k = completion_for(&w);
     OK(run(k, vox_messenger_get_user_by_im_id(ma, id_b, k, &op, NULL)));
-    OK(vox_cancel(a, op));
-    OK(vox_cancel(a, op));
+    {
+        /* The conversation knows its client (borrowed handle): cancel through it. */
+        vox_client *owner = NULL;
+        OK(vox_conversation_client(conv_a, &owner));
+        CHECK(owner == a);
+        OK(vox_cancel(owner, op));
+        OK(vox_cancel(owner, op));
+    }
     int st = wait_op(&w);
     CHECK(st == VOX_OK || st == VOX_ERR_CANCELLED);
     if (w.result) OK(vox_event_free(w.result));
@@ -410,13 +448,19 @@ int main(int argc, char **argv) {
     drain(&b_typing);
     drain(&a_sent);
     drain(&a_read);
+    CHECK(queue_has_type(&a_both, VOX_EVENT_SEND_MESSAGE));
+    CHECK(queue_has_type(&a_both, VOX_EVENT_READ));
+    drain(&a_both);
 
     /* Every completion's and listener's user_data comes back exactly once. */
     int want = expected_releases;
     wait_until(released, &want);
     CHECK(releases == expected_releases);
     drain(&b_sent); /* nothing arrives after the release */
-    OK(vox_set_log_callback(VOX_LOG_OFF, NULL, NULL));
+    OK(vox_set_log_callback(VOX_LOG_OFF, NULL, NULL, NULL)); /* releases the last log callback */
+    want = expected_releases + 1;
+    wait_until(released, &want);
+    CHECK(releases == expected_releases + 1);
     CHECK(vox_debug_live_handles() == 0);
     printf("C chat test: OK (%d completions and listeners released, 0 live handles)\n", releases);
     return failures ? 1 : 0;

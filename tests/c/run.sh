@@ -15,6 +15,12 @@ TOOL=${VOX_C_TEST_TOOL:-valgrind}
 
 cargo build -p vox-messenger -p vox-messenger-server
 LIBDIR=$TARGET/debug
+# The SONAME carries the ABI version; programs linked against the library load that name.
+SONAME=$(readelf -d "$LIBDIR/libvox_messenger.so" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+ABI=$(sed -n 's/^#define VOX_ABI_VERSION \([0-9]*\).*/\1/p' "$ROOT/include/vox_messenger.h")
+[ "$SONAME" = "libvox_messenger.so.$ABI" ] || { echo "SONAME '$SONAME' is not libvox_messenger.so.$ABI"; exit 1; }
+echo "SONAME $SONAME"
+"$ROOT/scripts/so-link.sh" "$LIBDIR"
 OUT=$TARGET/c-tests
 mkdir -p "$OUT"
 

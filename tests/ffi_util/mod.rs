@@ -36,7 +36,7 @@ pub fn get_str(f: impl FnOnce(*mut *mut c_char) -> i32) -> String {
     take(p)
 }
 
-pub fn error_of(e: *mut vox_error) -> (i32, u32, String) {
+pub fn error_of(e: *mut vox_error) -> (i32, i32, String) {
     assert!(!e.is_null());
     // SAFETY: a live error handle.
     unsafe {
@@ -54,7 +54,7 @@ pub fn error_of(e: *mut vox_error) -> (i32, u32, String) {
 #[derive(Debug)]
 pub struct Done {
     pub status: i32,
-    pub code: u32,
+    pub code: i32,
     pub message: String,
     /// An owned copy of the result (free with `vox_event_free`), or NULL.
     pub result: usize,
@@ -262,7 +262,7 @@ impl Events {
     }
 }
 
-pub fn event_type(e: *const vox_event) -> u32 {
+pub fn event_type(e: *const vox_event) -> i32 {
     let mut t = 0;
     // SAFETY: a live event.
     assert_eq!(unsafe { vox_event_type(e, &mut t) }, VOX_OK);

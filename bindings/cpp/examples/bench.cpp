@@ -1,6 +1,12 @@
-// bench.cpp — local accessor calls and get_user round trips through the C++ wrapper, and the
-// same through the raw C ABI (one run, one client). Not a test.
+// bench.cpp — local get_me calls and get_user round trips through the C++ wrapper, and the
+// same through the raw C ABI (one run, one client). Not a test. scripts/bench-bindings.sh runs
+// it next to the Rust, C (bindings/kotlin/bench/ffi_baseline.c) and Kotlin figures and reads its
+// `BENCH C++` line.
 //   vox_bench ws://127.0.0.1:PORT [local_calls=10000] [round_trips=1000]
+//
+// The local call is get_me: the whole current user (vox_user*) and its name — through C, one
+// vox_messenger_get_me + vox_user_name + two frees; through C++, Messenger::get_me(), which
+// copies every field of the user into a vox::User.
 #include <vox/vox.hpp>
 
 #include <chrono>
@@ -22,22 +28,28 @@ int main(int argc, char** argv) {
     client.connect().get();
     client.login("user1@app.acc.voximplant.com", "secret").get();
     vox::Messenger m = client.messenger();
+    vox::User u = m.get_user_by_name("user2@app.acc").get();
+    // Warm-up, as the other bench programs do.
+    size_t n = 0;
+    for (int i = 0; i < 2000; i++) n += m.get_me()->name.size();
+    for (int i = 0; i < 50; i++) n += m.get_user_by_im_id(u.im_id).get().name.size();
 
     auto t0 = clock::now();
-    size_t n = 0;
-    for (int i = 0; i < local; i++) n += m.get_me()->size();
+    for (int i = 0; i < local; i++) n += m.get_me()->name.size();
     auto t1 = clock::now();
-    vox::User u = m.get_user_by_name("user2@app.acc").get();
     for (int i = 0; i < trips; i++) n += m.get_user_by_im_id(u.im_id).get().name.size();
     auto t2 = clock::now();
     // The same through the raw C ABI, for the wrapper's overhead.
     const vox_messenger* raw = m.native();
     auto t3 = clock::now();
     for (int i = 0; i < local; i++) {
+        vox_user* me = nullptr;
         char* s = nullptr;
-        vox_messenger_get_me(raw, &s);
+        vox_messenger_get_me(raw, &me);
+        vox_user_name(me, &s);
         n += vox_string_len(s);
         vox_string_free(s);
+        vox_user_free(me);
     }
     auto t4 = clock::now();
     struct Wait {
@@ -68,6 +80,8 @@ int main(int argc, char** argv) {
     std::printf("C++: %d get_me calls: %.1f ms (%.2f us/call)\n", local, us(t1 - t0) / 1000, us(t1 - t0) / local);
     std::printf("C++: %d get_user round trips: %.1f ms (%.1f us/trip)\n", trips, us(t2 - t1) / 1000,
                 us(t2 - t1) / trips);
+    // Machine-readable: BENCH <binding> <local calls> <local total us> <trips> <trips total us>
+    std::printf("BENCH C++ %d %.1f %d %.1f\n", local, us(t1 - t0), trips, us(t2 - t1));
     client.disconnect().get();
     return n ? 0 : 1;
 }

@@ -38,8 +38,7 @@ std::vector<vox::Subscription> print_events(const vox::Messenger& m, const std::
         say("[", who, "] ", e.type() == vox::EventType::EditMessage ? "edited" : "message", " #", msg.sequence(),
             " from ", msg.sender(), ": ", msg.text());
     };
-    subs.push_back(m.on(vox::EventType::SendMessage, message));
-    subs.push_back(m.on(vox::EventType::EditMessage, message));
+    subs.push_back(m.on({vox::EventType::SendMessage, vox::EventType::EditMessage}, message));
     subs.push_back(m.on(vox::EventType::Typing,
                         [who](vox::Event e) { say("[", who, "] user ", e.initiator().value_or(0), " is typing…"); }));
     subs.push_back(m.on(vox::EventType::Read, [who](vox::Event e) {

@@ -197,7 +197,9 @@ uint64_t im_id(const vox::Messenger& m, const std::string& name) { return m.get_
 }  // namespace
 
 TEST(Basics, VersionAndAbi) {
-    EXPECT_EQ(vox::abi_version(), uint32_t(VOX_ABI_VERSION));
+    EXPECT_EQ(vox::abi_version(), VOX_ABI_VERSION);
+    EXPECT_EQ(vox::abi_version(), 2);
+    EXPECT_FALSE(vox_is_callback_thread());
     EXPECT_FALSE(vox::version().empty());
 }
 
@@ -228,6 +230,13 @@ TEST(Basics, JsonValidationAndLogHandler) {
     }
     vox::set_log_handler(vox::LogLevel::Off, nullptr);
     EXPECT_GT(records.load(), 0);
+    // The library releases a replaced handler (its captures are destroyed) exactly once.
+    auto token = std::make_shared<int>(1);
+    vox::set_log_handler(vox::LogLevel::Error, [token](vox::LogLevel, const char*, const char*) {});
+    EXPECT_EQ(token.use_count(), 2);
+    vox::set_log_handler(vox::LogLevel::Off, nullptr);
+    for (int i = 0; i < 100 && token.use_count() > 1; i++) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(token.use_count(), 1);
 }
 
 TEST(Basics, ConfigFallbackServerAndSettings) {
@@ -260,7 +269,7 @@ TEST(Basics, WrongPasswordIsLoginFailed401) {
     c.connect().get_within(kWait);
     auto e = expect_error([&] { c.login(kUser1, "wrong").get_within(kWait); });
     EXPECT_EQ(e.status(), VOX_ERR_LOGIN_FAILED);
-    EXPECT_EQ(e.code(), 401u);
+    EXPECT_EQ(e.code(), 401);
     EXPECT_NE(std::string(e.what()), "");
 }
 
@@ -268,7 +277,9 @@ TEST(Chat, TwoUsersChatAndReceiveEachOthersEvents) {
     vox::Client a = logged_in(kUser1);
     vox::Client b = logged_in(kUser2, vox::Digest::Sha256);
     vox::Messenger ma = a.messenger(), mb = b.messenger();
-    EXPECT_EQ(ma.get_me().value(), "user1@app.acc");
+    EXPECT_EQ(ma.get_me().value().name, "user1@app.acc");
+    EXPECT_EQ(ma.get_me().value().display_name, "User One");
+    EXPECT_GT(ma.get_me().value().im_id, 0u);
 
     Inbox b_created, b_sent, b_typing, b_edited, b_removed, a_sent, a_read;
     auto s1 = mb.on(vox::EventType::CreateConversation, b_created.sink());
@@ -346,7 +357,7 @@ TEST(Messenger, EveryMethod) {
     vox::Client c3 = logged_in(kUser3);
     vox::Messenger m = a.messenger(), m3 = c3.messenger();
 
-    EXPECT_EQ(m.get_me().value(), "user1@app.acc");
+    EXPECT_EQ(m.get_me().value().name, "user1@app.acc");
     vox::User u2 = m.get_user_by_name("user2@app.acc").get_within(kWait);
     EXPECT_EQ(u2.name, "user2@app.acc");
     vox::User u2b = m.get_user_by_im_id(u2.im_id).get_within(kWait);
@@ -441,7 +452,7 @@ TEST(Messenger, EveryMethod) {
     // A conversation that does not exist: the server's code 8 (or 1) in the error.
     auto missing = expect_error([&] { m.get_conversation("00000000-0000-0000-0000-000000000000").get_within(kWait); });
     EXPECT_EQ(missing.status(), VOX_ERR_MESSENGER);
-    EXPECT_NE(missing.code(), 0u);
+    EXPECT_NE(missing.code(), 0);
 
     // Recreated objects (no network) work for further calls.
     vox::Conversation rec = m.recreate_conversation({}, uuid, last, 0, 0);
@@ -645,6 +656,42 @@ TEST(Cancel, QueuedRequestCompletesWithCancelled) {
     EXPECT_EQ(first.get_within(kWait).name, "user2@app.acc");
 }
 
+TEST(Cancel, ThroughTheConversationsOwnClient) {
+    // A queued send (5 s spacing) is cancelled through the client the conversation knows.
+    vox::ClientConfig cfg(g_ws);
+    cfg.request_spacing(5000ms);
+    vox::Client a(cfg);
+    a.connect().get_within(kWait);
+    a.login(kUser1, "secret").get_within(kWait);
+    vox::Messenger m = a.messenger();
+    vox::Client b = logged_in(kUser2);
+    vox::ConversationConfig cc;
+    cc.title = "cancel via conversation";
+    cc.participants = {vox::Participant{b.messenger().get_me()->im_id}};  // local: no round trip
+    vox::Conversation conv = m.create_conversation(cc).get_within(kWait);
+    EXPECT_EQ(conv.client_handle(), a.native());
+    auto queued = conv.send_message("never");
+    conv.cancel(queued.id());
+    EXPECT_EQ(expect_error([&] { queued.get_within(kWait); }).status(), VOX_ERR_CANCELLED);
+}
+
+TEST(Listeners, OneSubscriptionForSeveralEventTypes) {
+    vox::Client a = logged_in(kUser1);
+    vox::Client b = logged_in(kUser2);
+    vox::Messenger ma = a.messenger(), mb = b.messenger();
+    Inbox both;
+    auto sub = mb.on({vox::EventType::CreateConversation, vox::EventType::SendMessage}, both.sink());
+    vox::ConversationConfig cc;
+    cc.title = "mask";
+    cc.participants = {vox::Participant{im_id(ma, "user2@app.acc")}};
+    vox::Conversation conv = ma.create_conversation(cc).get_within(kWait);
+    conv.send_message("one listener, two types").get_within(kWait);
+    EXPECT_EQ(both.next().type(), vox::EventType::CreateConversation);
+    EXPECT_EQ(both.next().type(), vox::EventType::SendMessage);
+    sub.reset();
+    EXPECT_FALSE(sub.active());
+}
+
 TEST(Cancel, RequestOnLiveServerCompletesOnceEitherWay) {
     vox::Client a = logged_in(kUser1);
     vox::Messenger m = a.messenger();
@@ -722,6 +769,9 @@ TEST(Lifetime, ConversationsAndMessagesOutliveTheClient) {
         uuid = conv->uuid();
         msg.emplace(conv->send_message("kept").get_within(kWait));
     }
+    // Their client is gone: the borrowed handle says so.
+    EXPECT_EQ(expect_error([&] { conv->client_handle(); }).status(), VOX_ERR_INVALID_HANDLE);
+    EXPECT_EQ(expect_error([&] { msg->client_handle(); }).status(), VOX_ERR_INVALID_HANDLE);
     // Reading still works.
     EXPECT_EQ(conv->uuid(), uuid);
     EXPECT_EQ(conv->title(), "outlives");

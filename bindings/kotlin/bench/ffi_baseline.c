@@ -1,12 +1,13 @@
 /*
- * ffi_baseline.c — the C ABI called directly from C, timed the same way as BenchTest.kt does it
- * through the Kotlin binding: 10 000 vox_messenger_get_me (+ vox_string_free), 10 000
- * vox_client_state, 1 000 sequential get_user_by_im_id round trips. The binding's overhead is
- * the difference.
+ * ffi_baseline.c — the C ABI called directly from C, timed the same way as KotlinBench.kt does it
+ * through the Kotlin binding: LOCAL (10 000) vox_messenger_get_me (the whole user: + its name,
+ * + the frees), 10 000 vox_client_state, TRIPS (1 000) sequential get_user_by_im_id round trips,
+ * after a warm-up. The binding's overhead is the difference. It is the "C" row of
+ * scripts/bench-bindings.sh (which reads its `BENCH C …` line).
  *
  *   gcc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -I../../../include ffi_baseline.c \
- *       -L$T/debug -lvox_messenger -Wl,-rpath,$T/debug -lpthread -o /tmp/ffi_baseline
- *   /tmp/ffi_baseline ws://127.0.0.1:PORT
+ *       -L$T/release -lvox_messenger -Wl,-rpath,$T/release -lpthread -o /tmp/ffi_baseline
+ *   /tmp/ffi_baseline ws://127.0.0.1:PORT [LOCAL] [TRIPS]
  */
 #include "vox_messenger.h"
 
@@ -60,6 +61,8 @@ static double now_ms(void) {
 
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
+    int local_n = argc > 2 ? atoi(argv[2]) : 10000, trips = argc > 3 ? atoi(argv[3]) : 1000;
+    size_t n = 0;
     vox_client_config *cfg = NULL;
     vox_client *c = NULL;
     vox_messenger *m = NULL;
@@ -77,18 +80,34 @@ int main(int argc, char **argv) {
     uint64_t id = last_id;
     for (int i = 0; i < 50; i++) { OK(vox_messenger_get_user_by_im_id(m, id, K, NULL, NULL)); OK(wait_done()); }
 
-    double t = now_ms();
-    for (int i = 0; i < 10000; i++) { char *me = NULL; OK(vox_messenger_get_me(m, &me)); vox_string_free(me); }
-    double local = now_ms() - t;
+    double t = 0;
+    double local = 0;
+    for (int round = 0; round < 2; round++) { /* round 0: warm-up (2 000 calls) */
+        int count = round ? local_n : 2000;
+        t = now_ms();
+        for (int i = 0; i < count; i++) {
+            vox_user *me = NULL;
+            char *name = NULL;
+            OK(vox_messenger_get_me(m, &me));
+            OK(vox_user_name(me, &name));
+            n += vox_string_len(name);
+            vox_string_free(name);
+            vox_user_free(me);
+        }
+        local = now_ms() - t;
+    }
     t = now_ms();
     for (int i = 0; i < 10000; i++) { int32_t st; OK(vox_client_state(c, &st)); }
     double state = now_ms() - t;
     t = now_ms();
-    for (int i = 0; i < 1000; i++) { OK(vox_messenger_get_user_by_im_id(m, id, K, NULL, NULL)); OK(wait_done()); }
+    for (int i = 0; i < trips; i++) { OK(vox_messenger_get_user_by_im_id(m, id, K, NULL, NULL)); OK(wait_done()); }
     double rtt = now_ms() - t;
-    printf("BENCH c/ffi: 10000 vox_messenger_get_me %.1f ms (%.2f us/call); 10000 vox_client_state %.1f ms "
-           "(%.2f us/call); 1000 get_user round trips %.1f ms (%.1f us/trip)\n",
-           local, local / 10, state, state / 10, rtt, rtt);
+    printf("c/ffi: %d vox_messenger_get_me (whole user) %.1f ms (%.3f us/call); 10000 vox_client_state %.1f ms "
+           "(%.3f us/call); %d get_user round trips %.1f ms (%.1f us/trip)\n",
+           local_n, local, local * 1000 / local_n, state, state / 10, trips, rtt, rtt * 1000 / trips);
+    /* Machine-readable: BENCH <binding> <local calls> <local total us> <trips> <trips total us> */
+    printf("BENCH C %d %.1f %d %.1f\n", local_n, local * 1000, trips, rtt * 1000);
+    if (!n) return 1;
     vox_messenger_free(m);
     vox_client_free(c);
     return 0;

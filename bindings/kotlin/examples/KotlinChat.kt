@@ -33,8 +33,9 @@ fun main(args: Array<String>): Unit = runBlocking {
         client.connect()
         val login = client.login(user, password)
         val messenger = client.messenger
-        println("logged in as ${messenger.me} (\"${login.displayName}\")")
-        val meId = messenger.getUser(messenger.me!!).imId
+        val me = messenger.me!! // the whole current user, without a round trip
+        println("logged in as ${me.name} (\"${login.displayName}\")")
+        val meId = me.imId
         val replyTo = AtomicReference<Conversation?>()
         if (peer != null) {
             val peerId = messenger.getUser(peer).imId

@@ -26,15 +26,15 @@ namespace vox {
 /// VOX_ERR_MESSENGER, 401 for VOX_ERR_LOGIN_FAILED, 0 for errors of the C layer).
 class Error : public std::runtime_error {
 public:
-    Error(int32_t status, uint32_t code, const std::string& message)
+    Error(int32_t status, int32_t code, const std::string& message)
         : std::runtime_error(message.empty() ? "vox error " + std::to_string(status) : message),
           status_(status), code_(code) {}
     int32_t status() const noexcept { return status_; }
-    uint32_t code() const noexcept { return code_; }
+    int32_t code() const noexcept { return code_; }
 
 private:
     int32_t status_;
-    uint32_t code_;
+    int32_t code_;
 };
 
 namespace detail {
@@ -98,13 +98,8 @@ struct MessengerHandle {
     ~MessengerHandle() { vox_messenger_free(handle); }
 };
 
-/// The id of the library's single callback thread, recorded by every trampoline of this wrapper.
-inline std::atomic<std::thread::id>& callback_thread() {
-    static std::atomic<std::thread::id> id{};
-    return id;
-}
-inline void mark_callback_thread() { callback_thread().store(std::this_thread::get_id(), std::memory_order_relaxed); }
-inline bool on_callback_thread() { return callback_thread().load(std::memory_order_relaxed) == std::this_thread::get_id(); }
+/// Whether this is the library's single callback thread (asks the library: vox_is_callback_thread).
+inline bool on_callback_thread() { return vox_is_callback_thread(); }
 
 /// Signalled when the library releases a listener (after its last call has returned).
 struct Released {
@@ -139,7 +134,6 @@ void invoke_noexcept(F& f, A&&... a) noexcept {
 struct PendingCall {
     std::function<void(int32_t, const vox_error*, const vox_event*)> fn;
     static void on_done(void* ud, int32_t status, const vox_error* err, const vox_event* res) {
-        mark_callback_thread();
         auto* p = static_cast<PendingCall*>(ud);
         invoke_noexcept(p->fn, status, err, res);
     }

@@ -27,9 +27,9 @@
 namespace vox {
 
 inline std::string version() { return vox_version(); }
-inline uint32_t abi_version() { return vox_abi_version(); }
+inline int32_t abi_version() { return vox_abi_version(); }
 
-enum class EventType : uint32_t {
+enum class EventType : int32_t {
     CreateConversation = VOX_EVENT_CREATE_CONVERSATION,
     EditConversation = VOX_EVENT_EDIT_CONVERSATION,
     EditMessage = VOX_EVENT_EDIT_MESSAGE,
@@ -72,7 +72,7 @@ enum class ClientEventKind : int32_t {
 
 enum class Digest : int32_t { Md5 = VOX_DIGEST_MD5, Sha256 = VOX_DIGEST_SHA256 };
 
-enum class Notification : uint32_t {
+enum class Notification : int32_t {
     SendMessage = VOX_NOTIFICATION_SEND_MESSAGE,
     EditMessage = VOX_NOTIFICATION_EDIT_MESSAGE,
     CreateConversation = VOX_NOTIFICATION_CREATE_CONVERSATION,
@@ -366,7 +366,7 @@ public:
     const vox_event* native() const { return h_; }
 
     EventType type() const {
-        uint32_t t = 0;
+        int32_t t = 0;
         detail::check(vox_event_type(h_, &t));
         return static_cast<EventType>(t);
     }
@@ -441,8 +441,8 @@ public:
         detail::check(vox_event_retransmit_range(h_, &a, &b));
         return {a, b};
     }
-    uint32_t error_code() const {
-        uint32_t v = 0;
+    int32_t error_code() const {
+        int32_t v = 0;
         detail::check(vox_event_error_code(h_, &v));
         return v;
     }
@@ -498,6 +498,15 @@ public:
         return Message(c, core_);
     }
     const vox_message* native() const { return h_; }
+    /// The client this message belongs to (borrowed from the library: vox_message_client);
+    /// throws vox::Error (VOX_ERR_INVALID_HANDLE) once that client was destroyed.
+    const vox_client* client_handle() const {
+        vox_client* c = nullptr;
+        detail::check(vox_message_client(h_, &c));
+        return c;
+    }
+    /// Cancel an operation of this message's client by id (see Operation::cancel).
+    void cancel(vox_op_id op) const { detail::check(vox_cancel(client_handle(), op)); }
 
     std::string uuid() const { return str(vox_message_uuid); }
     std::string conversation_uuid() const { return str(vox_message_conversation); }
@@ -562,6 +571,16 @@ public:
         return Conversation(c, core_);
     }
     const vox_conversation* native() const { return h_; }
+    /// The client this conversation belongs to (borrowed from the library:
+    /// vox_conversation_client); throws vox::Error (VOX_ERR_INVALID_HANDLE) once that client was
+    /// destroyed.
+    const vox_client* client_handle() const {
+        vox_client* c = nullptr;
+        detail::check(vox_conversation_client(h_, &c));
+        return c;
+    }
+    /// Cancel an operation of this conversation's client by id (see Operation::cancel).
+    void cancel(vox_op_id op) const { detail::check(vox_cancel(client_handle(), op)); }
 
     std::string uuid() const { return str(vox_conversation_uuid); }
     std::string title() const { return str(vox_conversation_title); }
@@ -739,14 +758,13 @@ public:
     Subscription() = default;
     Subscription(Subscription&& o) noexcept
         : messenger_(std::move(o.messenger_)), core_(std::move(o.core_)), released_(std::move(o.released_)),
-          type_(o.type_), id_(std::exchange(o.id_, 0)) {}
+          id_(std::exchange(o.id_, 0)) {}
     Subscription& operator=(Subscription&& o) noexcept {
         if (this != &o) {
             reset();
             messenger_ = std::move(o.messenger_);
             core_ = std::move(o.core_);
             released_ = std::move(o.released_);
-            type_ = o.type_;
             id_ = std::exchange(o.id_, 0);
         }
         return *this;
@@ -761,7 +779,7 @@ public:
     void reset() noexcept {
         if (!id_) return;
         if (messenger_) {
-            vox_messenger_off(messenger_->handle, type_, id_);
+            vox_messenger_off(messenger_->handle, id_);
         } else if (core_) {
             std::lock_guard<std::mutex> g(core_->mu);
             if (core_->handle) vox_client_off_event(core_->handle, id_);
@@ -779,7 +797,6 @@ private:
     std::shared_ptr<detail::MessengerHandle> messenger_;
     detail::CorePtr core_;
     std::shared_ptr<detail::Released> released_;
-    uint32_t type_ = 0;
     vox_listener_id id_ = 0;
 };
 
@@ -793,13 +810,19 @@ public:
 
     const vox_messenger* native() const { return h(); }
 
-    /// `username@appname.accname` of the logged-in user; std::nullopt before login.
-    std::optional<std::string> get_me() const {
-        char* s = nullptr;
-        int32_t st = vox_messenger_get_me(m_->handle, &s);
+    /// The logged-in user with every field (name, IM id, display name, custom data, lists),
+    /// without a network call (the library fetched it at login and keeps it up to date);
+    /// std::nullopt before login.
+    std::optional<User> get_me() const {
+        vox_user* u = nullptr;
+        int32_t st = vox_messenger_get_me(m_->handle, &u);
         if (st == VOX_ERR_NO_VALUE) return std::nullopt;
         detail::check(st);
-        return detail::take(s);
+        struct Free {
+            vox_user* u;
+            ~Free() { vox_user_free(u); }
+        } guard{u};
+        return User::from(u);
     }
 
     Future<User> get_user_by_name(const std::string& name) const {
@@ -886,8 +909,8 @@ public:
             [&](Callback<Event> cb) { return manage_push_notifications(kinds, std::move(cb)); });
     }
     Operation manage_push_notifications(const std::vector<Notification>& kinds, Callback<Event> cb) const {
-        std::vector<uint32_t> c;
-        for (auto n : kinds) c.push_back(static_cast<uint32_t>(n));
+        std::vector<int32_t> c;
+        for (auto n : kinds) c.push_back(static_cast<int32_t>(n));
         return call<Event>(VOX_CPP_START_(vox_messenger_manage_push_notifications(h(), c.data(), c.size(), k, op, e)),
                            std::move(cb));
     }
@@ -966,12 +989,21 @@ public:
     /// requests, before their completion). The listener runs on the callback thread and gets
     /// its own copy of the event. Keep the Subscription: destroying it unregisters.
     [[nodiscard]] Subscription on(EventType type, std::function<void(Event)> fn) const {
+        return on({type}, std::move(fn));
+    }
+    /// Listen to several event types with one listener (one registration; Event::type() tells
+    /// which).
+    [[nodiscard]] Subscription on(std::initializer_list<EventType> types, std::function<void(Event)> fn) const {
+        int32_t mask = 0;
+        for (auto t : types) {
+            auto v = static_cast<int32_t>(t);
+            mask |= (v >= 0 && v < 31) ? int32_t(1) << v : int32_t(-1);  // -1: rejected by the library
+        }
         struct Box {
             std::function<void(Event)> fn;
             detail::CorePtr core;
             std::shared_ptr<detail::Released> released;
             static void call(void* ud, const vox_event* ev) {
-                detail::mark_callback_thread();
                 auto* b = static_cast<Box*>(ud);
                 try {
                     Event copy = Event::copy_of(ev, b->core);
@@ -980,7 +1012,6 @@ public:
                 }
             }
             static void release(void* ud) {
-                detail::mark_callback_thread();
                 auto* b = static_cast<Box*>(ud);
                 auto r = std::move(b->released);
                 delete b;
@@ -991,7 +1022,7 @@ public:
         auto* b = new Box{std::move(fn), core_, released};
         vox_listener l{&Box::call, b, &Box::release};
         vox_listener_id id = 0;
-        int32_t st = vox_messenger_on(h(), static_cast<uint32_t>(type), l, &id);
+        int32_t st = vox_messenger_on(h(), mask, l, &id);
         if (st != VOX_OK) {
             delete b;
             detail::check(st);
@@ -999,7 +1030,6 @@ public:
         Subscription s;
         s.messenger_ = m_;
         s.released_ = std::move(released);
-        s.type_ = static_cast<uint32_t>(type);
         s.id_ = id;
         return s;
     }
@@ -1204,13 +1234,11 @@ public:
             std::function<void(const ClientEvent&)> fn;
             std::shared_ptr<detail::Released> released;
             static void call(void* ud, const vox_client_event* e) {
-                detail::mark_callback_thread();
                 ClientEvent ev{static_cast<ClientEventKind>(e->kind), static_cast<ClientState>(e->state),
                                e->reason ? std::optional<std::string>(e->reason) : std::nullopt};
                 detail::invoke_noexcept(static_cast<Box*>(ud)->fn, ev);
             }
             static void release(void* ud) {
-                detail::mark_callback_thread();
                 auto* b = static_cast<Box*>(ud);
                 auto r = std::move(b->released);
                 delete b;
@@ -1280,21 +1308,21 @@ using LogHandler = std::function<void(LogLevel level, const char* target, const 
 /// Send the library's log records at `level` and more severe to `handler` (called on any library
 /// thread, possibly concurrently: it must be thread-safe and quick). A later call replaces it;
 /// LogLevel::Off or an empty handler turns logging off. Throws vox::Error (VOX_ERR_INVALID_STATE)
-/// when the host process already installed a Rust `tracing` subscriber. Every handler installed
-/// is kept until the process exits (the library may still be running a replaced one).
+/// when the host process already installed a Rust `tracing` subscriber. A replaced handler is
+/// destroyed by the library's release call once no call of it is in progress.
 inline void set_log_handler(LogLevel level, LogHandler handler) {
-    static std::mutex mu;
-    static std::vector<std::unique_ptr<LogHandler>>* kept = new std::vector<std::unique_ptr<LogHandler>>();
-    std::lock_guard<std::mutex> g(mu);
     if (!handler || level == LogLevel::Off) {
-        detail::check(vox_set_log_callback(VOX_LOG_OFF, nullptr, nullptr));
+        detail::check(vox_set_log_callback(VOX_LOG_OFF, nullptr, nullptr, nullptr));
         return;
     }
-    kept->push_back(std::make_unique<LogHandler>(std::move(handler)));
+    auto* kept = new LogHandler(std::move(handler));
     auto tramp = [](void* ud, int32_t lvl, const char* target, const char* message) {
         detail::invoke_noexcept(*static_cast<LogHandler*>(ud), static_cast<LogLevel>(lvl), target, message);
     };
-    detail::check(vox_set_log_callback(static_cast<int32_t>(level), tramp, kept->back().get()));
+    auto release = [](void* ud) { delete static_cast<LogHandler*>(ud); };
+    int32_t st = vox_set_log_callback(static_cast<int32_t>(level), tramp, kept, release);
+    if (st != VOX_OK) delete kept;  // not stored: still ours
+    detail::check(st);
 }
 
 /// Throws vox::Error (VOX_ERR_INVALID_JSON, with the parser's message) unless `json` is a JSON

@@ -77,11 +77,15 @@ public final class Client: @unchecked Sendable {
 
     /// True when the loaded library implements the ABI of the header these bindings were built
     /// against.
-    public static var isABICompatible: Bool { vox_abi_version() == UInt32(VOX_ABI_VERSION) }
+    public static var isABICompatible: Bool { vox_abi_version() == Int32(VOX_ABI_VERSION) }
+
+    /// Whether the calling thread is the library's callback thread (`vox_is_callback_thread`),
+    /// where every completion, listener and release runs.
+    public static var isCallbackThread: Bool { vox_is_callback_thread() }
 
     /// The number of live handles of the library (all types): a leak check for tests and debug
     /// builds. It returns to its previous value once every object using them is released.
-    public static var debugLiveHandles: UInt64 { vox_debug_live_handles() }
+    public static var debugLiveHandles: Int64 { vox_debug_live_handles() }
 
     /// The current connection state.
     public var state: ConnectionState {

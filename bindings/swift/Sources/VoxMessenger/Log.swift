@@ -29,27 +29,30 @@ public enum VoxLog {
 
     /// Sends records at `level` and more severe to `handler(level, target, message)`. The handler
     /// runs on whichever library thread logs, possibly on several at once: keep it quick. A later
-    /// call replaces it; the library keeps no way to release the previous one, so each call keeps
-    /// one small object alive for the life of the process (call this once, at start-up).
+    /// call replaces it; the library releases the previous handler (its `release` function)
+    /// once no call of it is in progress.
     public static func setHandler(
         level: Level, _ handler: @escaping @Sendable (Level, String, String) -> Void
     ) throws {
-        // Never released: the previous callback "may still be running on another thread for a
-        // moment" after a replacement (the header), and there is no release callback.
-        let userData = Unmanaged.passRetained(LogBox(handler)).toOpaque()
-        try check(vox_set_log_callback(level.cValue, { userData, level, target, message in
+        let box = Unmanaged.passRetained(LogBox(handler))
+        let status = vox_set_log_callback(level.cValue, { userData, level, target, message in
             guard let userData else { return }
             let box = Unmanaged<LogBox>.fromOpaque(userData).takeUnretainedValue()
             box.handler(
                 Level(cValue: level),
                 target.map { String(cString: $0) } ?? "",
                 message.map { String(cString: $0) } ?? "")
-        }, userData))
+        }, box.toOpaque(), { userData in
+            guard let userData else { return }
+            Unmanaged<LogBox>.fromOpaque(userData).release()
+        })
+        if status != VOX_OK { box.release() }  // not stored: the library will not release it
+        try check(status)
     }
 
-    /// Turns logging off.
+    /// Turns logging off (and releases the handler).
     public static func disable() throws {
-        try check(vox_set_log_callback(VOX_LOG_OFF, nil, nil))
+        try check(vox_set_log_callback(VOX_LOG_OFF, nil, nil, nil))
     }
 }
 

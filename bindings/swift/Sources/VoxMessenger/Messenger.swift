@@ -17,9 +17,15 @@ public final class Messenger: @unchecked Sendable {
         _ = vox_messenger_free(handle)
     }
 
-    /// `username@appname.accname` of the logged-in user (`VoxError.noValue` before login).
-    public var me: String {
-        get throws { try readString { vox_messenger_get_me(handle, $0) } }
+    /// The logged-in user with every field (name, IM id, display name, custom data, lists),
+    /// without a network call: the library fetched it at login and keeps it up to date
+    /// (`VoxError.noValue` before login).
+    public var me: User {
+        get throws {
+            let u = try readHandle { vox_messenger_get_me(handle, $0) }
+            defer { _ = vox_user_free(u) }
+            return User(handle: u)
+        }
     }
 
     // MARK: Users
@@ -184,50 +190,44 @@ public final class Messenger: @unchecked Sendable {
     // MARK: Events
 
     /// Messenger events of these types (default: all), from now on, in server order — including
-    /// the echoes of this client's own requests. The listeners are registered now and removed
-    /// when the stream ends (the consuming task is cancelled or the stream is released). An
-    /// active stream keeps this messenger and its client alive.
+    /// the echoes of this client's own requests. One listener is registered now for every type
+    /// (an event mask) and removed when the stream ends (the consuming task is cancelled or the
+    /// stream is released). An active stream keeps this messenger and its client alive.
     public func events(_ types: [EventType] = EventType.listenable) throws -> AsyncStream<MessengerEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: MessengerEvent.self)
         let sink = MessengerEventSink(continuation)
-        var registered: [(type: UInt32, id: vox_listener_id)] = []
-        for type in types {
-            let userData = Unmanaged.passRetained(sink)  // one retain per registration
-            let listener = vox_listener(
-                callback: { userData, event in
-                    guard let userData, let event else { return }
-                    let sink = Unmanaged<MessengerEventSink>.fromOpaque(userData).takeUnretainedValue()
-                    sink.continuation.yield(MessengerEvent(event: event))
-                },
-                user_data: userData.toOpaque(),
-                release: { userData in
-                    guard let userData else { return }
-                    Unmanaged<MessengerEventSink>.fromOpaque(userData).release()
-                }
-            )
-            var id: vox_listener_id = 0
-            let status = vox_messenger_on(handle, type.cValue, listener, &id)
-            guard status == VOX_OK else {
-                userData.release()  // not registered: the library did not keep user_data
-                for done in registered where done.id != 0 { _ = vox_messenger_off(handle, done.type, done.id) }
-                throw VoxError(status: status)
+        let mask = types.reduce(Int32(0)) { $0 | $1.maskBit }
+        let userData = Unmanaged.passRetained(sink)  // released by the listener's `release`
+        let listener = vox_listener(
+            callback: { userData, event in
+                guard let userData, let event else { return }
+                let sink = Unmanaged<MessengerEventSink>.fromOpaque(userData).takeUnretainedValue()
+                sink.continuation.yield(MessengerEvent(event: event))
+            },
+            user_data: userData.toOpaque(),
+            release: { userData in
+                guard let userData else { return }
+                Unmanaged<MessengerEventSink>.fromOpaque(userData).release()
             }
-            registered.append((type: type.cValue, id: id))
+        )
+        var id: vox_listener_id = 0
+        let status = vox_messenger_on(handle, mask, listener, &id)
+        guard status == VOX_OK else {
+            userData.release()  // not registered: the library did not keep user_data
+            throw VoxError(status: status)
         }
-        let listeners = registered
+        let listenerId = id
         // The closure keeps this messenger (and its client) alive while the stream is active.
-        // (An id of 0 would remove every listener of the type; the library never issues it.)
+        // (An id of 0 would remove every listener; the library never issues it.)
         continuation.onTermination = { _ in
-            for done in listeners where done.id != 0 {
-                _ = vox_messenger_off(self.handle, done.type, done.id)
-            }
+            if listenerId != 0 { _ = vox_messenger_off(self.handle, listenerId) }
         }
         return stream
     }
 }
 
-/// The `user_data` of messenger listeners: one retain per registration, each released by that
-/// listener's `release`; the stream finishes when the last one goes.
+/// The `user_data` of a messenger listener: retained once for the registration and released by
+/// the listener's `release`; the stream finishes when it goes.
 final class MessengerEventSink: Sendable {
     let continuation: AsyncStream<MessengerEvent>.Continuation
     init(_ continuation: AsyncStream<MessengerEvent>.Continuation) { self.continuation = continuation }

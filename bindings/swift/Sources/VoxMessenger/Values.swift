@@ -64,11 +64,11 @@ public enum Digest: Sendable {
 public enum PushNotification: Sendable, Hashable {
     case sendMessage, editMessage, createConversation
 
-    var cValue: UInt32 {
+    var cValue: Int32 {
         switch self {
-        case .sendMessage: UInt32(VOX_NOTIFICATION_SEND_MESSAGE)
-        case .editMessage: UInt32(VOX_NOTIFICATION_EDIT_MESSAGE)
-        case .createConversation: UInt32(VOX_NOTIFICATION_CREATE_CONVERSATION)
+        case .sendMessage: Int32(VOX_NOTIFICATION_SEND_MESSAGE)
+        case .editMessage: Int32(VOX_NOTIFICATION_EDIT_MESSAGE)
+        case .createConversation: Int32(VOX_NOTIFICATION_CREATE_CONVERSATION)
         }
     }
 }
@@ -80,7 +80,7 @@ public enum EventType: Sendable, Hashable {
     case retransmitEvents, sendMessage, setStatus, subscribe, typing, unsubscribe
     /// Results of client calls (never delivered to listeners).
     case login, oneTimeKey, tokens
-    case unknown(UInt32)
+    case unknown(Int32)
 
     /// Every type a listener can be registered for (`VOX_EVENT_*` 0–17).
     public static let listenable: [EventType] = [
@@ -89,7 +89,7 @@ public enum EventType: Sendable, Hashable {
         .removeMessage, .retransmitEvents, .sendMessage, .setStatus, .subscribe, .typing, .unsubscribe,
     ]
 
-    var cValue: UInt32 {
+    var cValue: Int32 {
         let value: Int32
         switch self {
         case .createConversation: value = VOX_EVENT_CREATE_CONVERSATION
@@ -115,10 +115,16 @@ public enum EventType: Sendable, Hashable {
         case .tokens: value = VOX_EVENT_TOKENS
         case .unknown(let raw): return raw
         }
-        return UInt32(value)
+        return value
     }
 
-    init(cValue: UInt32) {
+    /// The bit of this type in a listener's event mask (`vox_messenger_on`).
+    var maskBit: Int32 {
+        let v = cValue
+        return v >= 0 && v < 31 ? Int32(1) << v : -1  // -1: rejected by the library
+    }
+
+    init(cValue: Int32) {
         let known: [EventType] = EventType.listenable + [.login, .oneTimeKey, .tokens]
         self = known.first(where: { $0.cValue == cValue }) ?? .unknown(cValue)
     }
@@ -347,13 +353,13 @@ public struct MessengerEvent: Sendable, Hashable {
     public var retransmitFrom: UInt64?
     public var retransmitTo: UInt64?
     /// Error events (`.error`): the protocol's code and description.
-    public var errorCode: UInt32?
+    public var errorCode: Int32?
     public var errorDescription: String?
 
     /// Copies a borrowed `vox_event*`.
     init(event e: OpaquePointer) {
-        let rawType = readOptional(UInt32(0)) { vox_event_type(e, $0) }
-        type = EventType(cValue: rawType ?? UInt32.max)
+        let rawType = readOptional(Int32(0)) { vox_event_type(e, $0) }
+        type = EventType(cValue: rawType ?? -1)
         action = readOptionalString { vox_event_action(e, $0) }
         initiator = readOptional(UInt64(0)) { vox_event_initiator(e, $0) }
         sequence = readOptional(UInt64(0)) { vox_event_sequence(e, $0) }
@@ -387,7 +393,7 @@ public struct MessengerEvent: Sendable, Hashable {
             retransmitFrom = nil
             retransmitTo = nil
         }
-        errorCode = readOptional(UInt32(0)) { vox_event_error_code(e, $0) }
+        errorCode = readOptional(Int32(0)) { vox_event_error_code(e, $0) }
         errorDescription = readOptionalString { vox_event_error_description(e, $0) }
     }
 }

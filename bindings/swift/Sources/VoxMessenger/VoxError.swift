@@ -8,10 +8,10 @@ public struct VoxError: Error, Sendable, Hashable, CustomStringConvertible {
     /// For `messenger` the protocol's error number (8 = no such conversation, …); for
     /// `loginFailed` the `loginFailed` code (401 wrong password, 404 invalid user name, …);
     /// 10000–10004 for the SDKs' client-side rejections; 0 for errors of the C layer.
-    public let code: UInt32
+    public let code: Int32
     public let message: String
 
-    public init(status: Int32, code: UInt32 = 0, message: String? = nil) {
+    public init(status: Int32, code: Int32 = 0, message: String? = nil) {
         self.status = status
         self.code = code
         self.message = message ?? VoxError.describe(status)

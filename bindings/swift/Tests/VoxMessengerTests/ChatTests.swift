@@ -69,7 +69,10 @@ final class ChatTests: XCTestCase {
     private func chat() async throws {
         let (a, ma) = try await loggedIn("user1")
         let (b, mb) = try await loggedIn("user2")
-        XCTAssertTrue(try ma.me.hasPrefix("user1@"))
+        let me = try ma.me  // the whole user, no round trip
+        XCTAssertTrue(me.name.hasPrefix("user1@"))
+        XCTAssertGreaterThan(me.imId, 0)
+        XCTAssertFalse(Client.isCallbackThread)
 
         let eventsA = Recorder<MessengerEvent>()
         let eventsB = Recorder<MessengerEvent>()

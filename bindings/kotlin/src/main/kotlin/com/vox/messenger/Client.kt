@@ -133,7 +133,10 @@ class Client private constructor(handle: Pointer) : NativeObject(handle, { Vox.l
         /** The library's C ABI version; this binding is written against [ABI_VERSION]. */
         val abiVersion: Int get() = Vox.lib.vox_abi_version()
 
-        const val ABI_VERSION = 1
+        const val ABI_VERSION = 2
+
+        /** Whether the calling thread is the library's callback thread (`vox_is_callback_thread`). */
+        val isCallbackThread: Boolean get() = Vox.isCallbackThread
 
         /** The number of live library handles (a leak check for tests). */
         val liveHandles: Long get() = Vox.lib.vox_debug_live_handles()

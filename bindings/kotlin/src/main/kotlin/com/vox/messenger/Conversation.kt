@@ -14,6 +14,16 @@ class Conversation internal constructor(handle: Pointer, val client: Client) :
 
     private val lib get() = Vox.lib
 
+    /**
+     * The native client this conversation belongs to, as the library reports it
+     * (`vox_conversation_client`, a borrowed handle: never freed here); the same handle as
+     * [client]'s. Throws `VoxException(INVALID_HANDLE)` once that client is closed.
+     */
+    val nativeClient: Pointer get() = Vox.handle { lib.vox_conversation_client(handle, it) }
+
+    /** Cancels an operation of this conversation's client by id (`vox_cancel` on [nativeClient]). */
+    fun cancel(operationId: Long) = Vox.check(lib.vox_cancel(nativeClient, operationId))
+
     val uuid: String
         get() = if (VoxDirect.available) VoxDirect.string { VoxDirect.vox_conversation_uuid(handle, it) }
         else Vox.string { lib.vox_conversation_uuid(handle, it) }
@@ -110,6 +120,9 @@ class Message internal constructor(handle: Pointer, val client: Client) :
     NativeObject(handle, { Vox.lib.vox_message_free(it) }) {
 
     private val lib get() = Vox.lib
+
+    /** The native client of this message (`vox_message_client`, borrowed); see [Conversation.nativeClient]. */
+    val nativeClient: Pointer get() = Vox.handle { lib.vox_message_client(handle, it) }
 
     val uuid: String
         get() = if (VoxDirect.available) VoxDirect.string { VoxDirect.vox_message_uuid(handle, it) }

@@ -28,6 +28,16 @@ internal object VoxDirect {
     @JvmStatic external fun vox_string_free(s: Long)
     @JvmStatic external fun vox_client_state(c: Pointer, out: IntArray): Int
     @JvmStatic external fun vox_messenger_get_me(m: Pointer, out: LongArray): Int
+    // vox_user accessors (the user as an address: `messenger.me` reads every field here).
+    @JvmStatic external fun vox_user_name(u: Long, out: LongArray): Int
+    @JvmStatic external fun vox_user_im_id(u: Long, out: LongArray): Int
+    @JvmStatic external fun vox_user_display_name(u: Long, out: LongArray): Int
+    @JvmStatic external fun vox_user_custom_data(u: Long, out: LongArray): Int
+    @JvmStatic external fun vox_user_private_custom_data(u: Long, out: LongArray): Int
+    @JvmStatic external fun vox_user_is_deleted(u: Long, out: ByteArray): Int
+    @JvmStatic external fun vox_user_list_count(u: Long, which: Int, out: LongArray): Int
+    @JvmStatic external fun vox_user_list_at(u: Long, which: Int, index: Long, out: LongArray): Int
+    @JvmStatic external fun vox_user_free(u: Long): Int
     @JvmStatic external fun vox_message_uuid(m: Pointer, out: LongArray): Int
     @JvmStatic external fun vox_message_conversation(m: Pointer, out: LongArray): Int
     @JvmStatic external fun vox_message_text(m: Pointer, out: LongArray): Int
@@ -70,6 +80,29 @@ internal object VoxDirect {
         val out = LongArray(1)
         Vox.check(call(out))
         return out[0]
+    }
+
+    /** Reads the `vox_user*` at address [u] (not freed here). */
+    fun user(u: Long): User {
+        val out = LongArray(1)
+        fun list(which: Int): List<String> {
+            Vox.check(vox_user_list_count(u, which, out))
+            val n = out[0].toInt()
+            return List(n) { i -> string { vox_user_list_at(u, which, i.toLong(), it) } }
+        }
+        val deleted = ByteArray(1)
+        Vox.check(vox_user_is_deleted(u, deleted))
+        return User(
+            name = string { vox_user_name(u, it) },
+            imId = long { vox_user_im_id(u, it) },
+            displayName = string { vox_user_display_name(u, it) },
+            customData = string { vox_user_custom_data(u, it) },
+            privateCustomData = stringOrNull { vox_user_private_custom_data(u, it) },
+            isDeleted = deleted[0].toInt() != 0,
+            conversations = list(0),
+            leftConversations = list(1),
+            notifications = list(2),
+        )
     }
 
     inline fun longOrNull(call: (LongArray) -> Int): Long? {

@@ -17,10 +17,33 @@ import kotlinx.coroutines.flow.callbackFlow
 class Messenger internal constructor(handle: Pointer, val client: Client) :
     NativeObject(handle, { Vox.lib.vox_messenger_free(it) }) {
 
-    /** `username@appname.accname` of the logged-in user, or null before login. */
-    val me: String?
-        get() = if (VoxDirect.available) VoxDirect.stringOrNull { VoxDirect.vox_messenger_get_me(handle, it) }
-        else Vox.stringOrNull { Vox.lib.vox_messenger_get_me(handle, it) }
+    /**
+     * The logged-in user with every field (name, IM id, display name, custom data, lists), or
+     * null before login. Local: the library fetched the user at login and keeps it up to date.
+     */
+    val me: User?
+        get() {
+            if (VoxDirect.available) {
+                val addr = LongArray(1)
+                val status = VoxDirect.vox_messenger_get_me(handle, addr)
+                if (status == VoxStatus.NO_VALUE) return null
+                Vox.check(status)
+                try {
+                    return VoxDirect.user(addr[0])
+                } finally {
+                    VoxDirect.vox_user_free(addr[0])
+                }
+            }
+            val out = PointerByReference()
+            val status = Vox.lib.vox_messenger_get_me(handle, out)
+            if (status == VoxStatus.NO_VALUE) return null
+            Vox.check(status)
+            try {
+                return User.read(out.value)
+            } finally {
+                Vox.lib.vox_user_free(out.value)
+            }
+        }
 
     suspend fun getUser(name: String): User = runOp(client, ::userOf) { k, op, e ->
         Vox.lib.vox_messenger_get_user_by_name(handle, name, k, op, e)
@@ -139,7 +162,8 @@ class Messenger internal constructor(handle: Pointer, val client: Client) :
      */
     fun events(vararg types: EventType, onListening: (() -> Unit)? = null): Flow<MessengerEvent> = callbackFlow {
         val wanted = if (types.isEmpty()) EventType.entries.toTypedArray() else types
-        var live = wanted.size
+        // One registration for every wanted type: bit (1 shl type) of the event mask.
+        val mask = wanted.fold(0) { m, t -> m or (1 shl t.value) }
         val sink = object : EventSink, Releasable {
             override fun onEvent(event: Pointer) {
                 val e = MessengerEvent.read(event, client)
@@ -147,32 +171,23 @@ class Messenger internal constructor(handle: Pointer, val client: Client) :
             }
 
             override fun released() {
-                synchronized(this) { if (--live == 0) channel.close() }
+                channel.close()
             }
         }
-        val registered = mutableListOf<Pair<EventType, Long>>()
-        try {
-            for (t in wanted) {
-                val userData = Vox.register(sink)
-                val listener = VoxListener.ByValue().also {
-                    it.callback = Vox.eventFn
-                    it.user_data = userData
-                    it.release = Vox.releaseFn
-                }
-                val id = LongByReference()
-                val status = Vox.lib.vox_messenger_on(handle, t.value, listener, id)
-                if (status != VoxStatus.OK) {
-                    Vox.unregister(userData)
-                    throw VoxException(status, 0, "vox_messenger_on($t) failed")
-                }
-                registered += t to id.value
-            }
-        } catch (e: Throwable) {
-            registered.forEach { (t, id) -> Vox.lib.vox_messenger_off(handle, t.value, id) }
-            throw e
+        val userData = Vox.register(sink)
+        val listener = VoxListener.ByValue().also {
+            it.callback = Vox.eventFn
+            it.user_data = userData
+            it.release = Vox.releaseFn
+        }
+        val id = LongByReference()
+        val status = Vox.lib.vox_messenger_on(handle, mask, listener, id)
+        if (status != VoxStatus.OK) {
+            Vox.unregister(userData)
+            throw VoxException(status, 0, "vox_messenger_on(${wanted.joinToString()}) failed")
         }
         onListening?.invoke()
-        awaitClose { registered.forEach { (t, id) -> Vox.lib.vox_messenger_off(handle, t.value, id) } }
+        awaitClose { Vox.lib.vox_messenger_off(handle, id.value) }
     }.buffer(Channel.UNLIMITED)
 
     private fun userOf(ev: Pointer?): User {

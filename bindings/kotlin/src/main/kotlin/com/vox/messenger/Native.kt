@@ -108,7 +108,10 @@ internal interface VoxLib : Library {
     fun vox_version(): Pointer?
     fun vox_abi_version(): Int
     fun vox_debug_live_handles(): Long
-    fun vox_set_log_callback(level: Int, callback: LogFn?, userData: Pointer?): Int
+    fun vox_set_log_callback(level: Int, callback: LogFn?, userData: Pointer?, release: ReleaseFn?): Int
+
+    /** C `bool`: only the low byte is defined, so it is read as a byte (JNA-safe). */
+    fun vox_is_callback_thread(): Byte
 
     fun vox_error_status(error: Pointer?): Int
     fun vox_error_code(error: Pointer?): Int
@@ -305,8 +308,11 @@ internal interface VoxLib : Library {
         m: Pointer, uuid: String?, conversation: String?, text: String?, payload: String?, sequence: Long,
         out: PointerByReference, e: PointerByReference?,
     ): Int
-    fun vox_messenger_on(m: Pointer, type: Int, listener: VoxListener.ByValue, outId: LongByReference?): Int
-    fun vox_messenger_off(m: Pointer, type: Int, id: Long): Int
+    fun vox_messenger_on(m: Pointer, eventMask: Int, listener: VoxListener.ByValue, outId: LongByReference?): Int
+    fun vox_messenger_off(m: Pointer, id: Long): Int
+    fun vox_messenger_client(m: Pointer, out: PointerByReference): Int
+    fun vox_conversation_client(c: Pointer, out: PointerByReference): Int
+    fun vox_message_client(m: Pointer, out: PointerByReference): Int
     fun vox_messenger_free(m: Pointer?): Int
 }
 
@@ -328,6 +334,12 @@ internal object Vox {
     /** The JVM threads completions ran on (one: the library's callback thread, attached once). */
     val callbackThreads: MutableSet<Thread> = ConcurrentHashMap.newKeySet()
 
+    /** Completions that ran on a thread the library did not call its callback thread (must stay 0). */
+    val offThreadCompletions = AtomicLong()
+
+    /** Whether the calling thread is the library's callback thread (`vox_is_callback_thread`). */
+    val isCallbackThread: Boolean get() = lib.vox_is_callback_thread().toInt() != 0
+
     fun register(sink: Any): Pointer {
         val id = nextId.getAndIncrement()
         sinks[id] = sink
@@ -347,6 +359,7 @@ internal object Vox {
         override fun invoke(userData: Pointer?, status: Int, error: Pointer?, result: Pointer?) {
             completionsRun.incrementAndGet()
             callbackThreads.add(Thread.currentThread())
+            if (lib.vox_is_callback_thread().toInt() == 0) offThreadCompletions.incrementAndGet()
             if (status == VoxStatus.CANCELLED) cancelledCompletions.incrementAndGet()
             val s = sink(userData) as? CompletionSink ?: return
             if (s.calls.incrementAndGet() != 1) {
@@ -483,7 +496,7 @@ internal object Vox {
     /** An exception from an error borrowed for a callback. */
     fun borrowError(status: Int, err: Pointer?): VoxException {
         if (err == null) return VoxException(status, 0, VoxStatus.name(status))
-        val code = lib.vox_error_code(err).toLong() and 0xffffffffL
+        val code = lib.vox_error_code(err).toLong()
         val message = takeString(lib.vox_error_message(err)) ?: VoxStatus.name(status)
         return VoxException(status, code, message)
     }

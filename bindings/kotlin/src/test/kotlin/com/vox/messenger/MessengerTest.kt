@@ -16,6 +16,7 @@ import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertThrows
 import org.junit.jupiter.api.Assertions.assertTrue
@@ -78,7 +79,13 @@ class MessengerTest {
         val records = java.util.concurrent.ConcurrentLinkedQueue<String>()
         VoxLog.set(LogLevel.DEBUG) { level, target, message -> records += "$level $target $message" }
         runBlocking { loggedIn(1).close() }
+        val releasedBefore = VoxLog.released.get()
         VoxLog.set(LogLevel.OFF, null)
+        // The library released the replaced callback exactly once; nothing is kept alive for it.
+        runBlocking { withTimeout(TIMEOUT) { while (VoxLog.released.get() == releasedBefore) delay(5) } }
+        assertEquals(releasedBefore + 1, VoxLog.released.get())
+        assertEquals(0, VoxLog.kept)
+        assertFalse(Client.isCallbackThread)
         assertTrue(records.any { it.contains("vox_messenger") }, "log records arrive")
         assertTrue(records.none { it.contains(TestServer.PASSWORD) }, "no password in the log")
         assertEquals(0, VoxDebug.validateJson("{\"a\":1}", 0))
@@ -91,7 +98,10 @@ class MessengerTest {
         val b = loggedIn(2)
         val ma = a.messenger
         val mb = b.messenger
-        assertEquals("user1@app.acc", ma.me)
+        val me = ma.me!!
+        assertEquals("user1@app.acc", me.name)
+        assertEquals("User One", me.displayName)
+        assertTrue(me.imId > 0)
         val idA = withTimeout(TIMEOUT) { mb.getUser("user1@app.acc").imId }
         val idB = withTimeout(TIMEOUT) { ma.getUser("user2@app.acc").imId }
 
@@ -114,6 +124,10 @@ class MessengerTest {
             // A → B with a payload.
             val sent = convA.sendMessage("Hello, B! é", "[{\"type\":\"greeting\"}]")
             assertEquals("Hello, B! é", sent.text)
+            // Conversations and messages know their client (a borrowed handle from the library).
+            assertEquals(a.handle, convA.nativeClient)
+            assertEquals(a.handle, sent.nativeClient)
+            convA.cancel(123_456_789) // unknown ids are ignored
             val got = bEvents.next { it.type == EventType.SEND_MESSAGE }
             val msgB = got.message!!
             assertEquals("Hello, B! é", msgB.text)
@@ -274,7 +288,7 @@ class MessengerTest {
                 val key = otk.requestOneTimeLoginKey(TestServer.user(3))
                 val hash = Client.oneTimeKeyHash(key, "user3", TestServer.PASSWORD)
                 otk.loginWithOneTimeKey(TestServer.user(3), hash)
-                assertEquals("user3@app.acc", otk.messenger.me)
+                assertEquals("user3@app.acc", otk.messenger.me?.name)
             }
         }
         job.cancelAndJoin()
@@ -396,8 +410,9 @@ class MessengerTest {
         // Earlier tests' completions and listeners are all released (none leaked).
         withTimeout(TIMEOUT) { while (VoxDebug.pendingCallbacks != 0) delay(5) }
         val pendingBefore = VoxDebug.pendingCallbacks
-        val (_, job) = listen { a.messenger.events(onListening = it) } // every type: 18 listeners
-        assertEquals(pendingBefore + EventType.entries.size, VoxDebug.pendingCallbacks)
+        // Every type: ONE listener registered for an event mask of all 18 types.
+        val (_, job) = listen { a.messenger.events(onListening = it) }
+        assertEquals(pendingBefore + 1, VoxDebug.pendingCallbacks)
         job.cancelAndJoin()
         withTimeout(TIMEOUT) { while (VoxDebug.pendingCallbacks > pendingBefore) delay(5) }
         a.close()
@@ -409,6 +424,8 @@ class MessengerTest {
     @AfterAll
     fun noDuplicates() {
         assertEquals(0, VoxDebug.duplicateCompletions)
+        // The library agrees: every completion ran on its callback thread.
+        assertEquals(0L, Vox.offThreadCompletions.get())
         // Every completion ran on one thread, attached to the JVM once (a daemon, never detached).
         val threads = Vox.callbackThreads.toList()
         assertEquals(1, threads.size, "callback threads: $threads")

@@ -1,6 +1,6 @@
 //! The Rust row of `scripts/bench-bindings.sh` (not a test): against a running server, through
 //! the public Rust API, the same two workloads the C, C++ and Kotlin bench programs run —
-//! `local` calls of `Messenger::get_me` (local, no network) and `trips` sequential `get_user`
+//! `local` calls of `Messenger::get_me_user` (the whole cached user, local, no network) and `trips` sequential `get_user`
 //! round trips — after a short warm-up. Prints a `BENCH Rust …` line the script reads.
 //!
 //! ```sh
@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let id = m.get_user_by_name("user2@app.acc").await?.user.im_id;
         // Warm-up, as the other bench programs do.
         for _ in 0..2_000 {
-            black_box(m.get_me());
+            black_box(m.get_me_user());
         }
         for _ in 0..50 {
             m.get_user_by_im_id(id).await?;
@@ -42,7 +42,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         let mut n = 0usize;
         for _ in 0..local {
-            n += black_box(m.get_me()).map_or(0, |s| s.len());
+            // The whole cached user (a copy), as `vox_messenger_get_me` and the bindings give.
+            n += black_box(m.get_me_user()).map_or(0, |u| u.name.len());
         }
         let local_us = t.elapsed().as_secs_f64() * 1e6;
         let t = Instant::now();

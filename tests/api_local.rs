@@ -23,7 +23,7 @@ async fn logged_in_with(mock: &mut Mock, tweak: impl FnOnce(&mut ClientConfig)) 
     let c = Client::new(cfg).unwrap();
     within(c.connect()).await.unwrap();
     within(c.login(USER1, PASSWORD)).await.unwrap();
-    mock.next_frame().await; // the login
+    mock.login_frames().await;
     c
 }
 

@@ -489,3 +489,48 @@ async fn several_sessions_of_one_user_all_receive_the_events() {
     };
     assert_eq!((m.message.text(), m.initiator), ("from session 1", id1));
 }
+
+#[tokio::test]
+async fn get_me_user_is_fetched_at_login_and_follows_edits_from_other_sessions() {
+    let ts = start_server_unlimited().await;
+    let c = common::client(&ts.ws());
+    assert_eq!(c.messenger().get_me_user(), None);
+    within(c.connect()).await.unwrap();
+    assert_eq!(c.messenger().get_me_user(), None);
+    within(c.login(USER1, common::PASSWORD)).await.unwrap();
+    let m = c.messenger();
+    // Complete as soon as the login completes: no network call.
+    let me = m.get_me_user().expect("logged in");
+    assert_eq!(me.name, "user1@app.acc");
+    assert_eq!(m.get_me().as_deref(), Some("user1@app.acc"));
+    assert_eq!(me.display_name, "User One");
+    let other = logged_in(&ts.ws(), USER2).await;
+    assert_eq!(me.im_id, id_of(&other, "user1@app.acc").await);
+    assert_ne!(me.im_id, 0);
+
+    // An edit from ANOTHER session of user1 reaches this session's copy.
+    let a2 = logged_in(&ts.ws(), USER1).await;
+    within(a2.messenger().edit_user(
+        Some(obj(json!({"from": "session 2"}))),
+        Some(obj(json!({"secret": 2}))),
+    ))
+    .await
+    .unwrap();
+    within(async {
+        loop {
+            let u = m.get_me_user().unwrap();
+            if u.custom_data == obj(json!({"from": "session 2"})) {
+                assert_eq!(u.private_custom_data, Some(obj(json!({"secret": 2}))));
+                assert_eq!(u.im_id, me.im_id);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+
+    // Cleared with the session.
+    within(c.disconnect()).await.unwrap();
+    assert_eq!(c.messenger().get_me_user(), None);
+    assert_eq!(c.messenger().get_me(), None);
+}

@@ -373,7 +373,7 @@ async fn every_recorded_web_sdk_frame_is_reproduced() {
     within(c.login(common::USER1, common::PASSWORD))
         .await
         .unwrap();
-    mock.next_frame().await; // the login
+    mock.login_frames().await;
     let m = c.messenger();
     for (call, expected) in &vectors {
         if expected.get("service").is_none() {
@@ -398,7 +398,7 @@ async fn typing_is_debounced_for_ten_seconds_without_a_frame() {
     within(c.login(common::USER1, common::PASSWORD))
         .await
         .unwrap();
-    mock.next_frame().await;
+    mock.login_frames().await;
     let m = c.messenger();
     let conv = m
         .recreate_conversation(ConversationConfig::default(), CONV, 1, 0, 0)

@@ -1091,7 +1091,7 @@ impl Actor {
         self.filling.clear();
         self.want_online = false;
         if let Some(shared) = self.shared() {
-            *shared.me.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            shared.set_me(None);
         }
         // The state first: a completion that runs next sees it.
         self.set_state(state);
@@ -1199,8 +1199,7 @@ impl Actor {
                 self.logged_in = true;
                 self.login_name = Some(login.login.clone());
                 if let Some(shared) = self.shared() {
-                    *shared.me.lock().unwrap_or_else(|e| e.into_inner()) =
-                        Some(vox_protocol::auth::sdk_user_name(&login.login));
+                    shared.set_me(Some(vox_protocol::auth::sdk_user_name(&login.login)));
                 }
                 // Keep what a later restore needs: the tokens this login returned, or the
                 // token it was made with (a token login returns none).
@@ -1422,6 +1421,15 @@ impl Actor {
             ));
             self.queue_request(now, OperationId(0), r, Expect::One, Completion::Discard, 0);
         }
+        // 4. Fetch the current user again (what changed while away); the answer updates the
+        //    cache of `get_me_user` as it is dispatched.
+        if let Some(c) = &self.credentials {
+            let name = vox_protocol::auth::sdk_user_name(&c.login);
+            let r = ClientRequest::new(vox_protocol::messaging::Request::GetUser(
+                vox_protocol::messaging::UserRef::by_name(&name),
+            ));
+            self.queue_request(now, OperationId(0), r, Expect::One, Completion::Discard, 0);
+        }
         self.flush_outbox(now);
     }
 
@@ -1581,6 +1589,11 @@ impl Actor {
             return;
         };
         drop(messenger);
+        // The cache of the current user follows every user event about them, the SDK's own
+        // fetches included.
+        if let MessengerEvent::User(u) = &ev {
+            shared.note_user(&u.user);
+        }
         // Listeners first, then the completion (the Web SDK's order). The SDK's own requests
         // (gap fill, repeated setStatus) are not the application's events.
         if fresh && !internal {

@@ -4,7 +4,7 @@
 mod actor;
 
 use crate::error::{Error, Result};
-use crate::messenger::{Messenger, MessengerEvent, MessengerEventType};
+use crate::messenger::{Messenger, MessengerEvent, MessengerEventType, User};
 use crate::runtime;
 use crate::transport::{ReconnectPolicy, TlsTrust};
 use std::collections::HashMap;
@@ -177,6 +177,10 @@ pub(crate) struct Shared {
     messenger_listeners: Mutex<HashMap<MessengerEventType, Vec<(ListenerId, MessengerListener)>>>,
     /// `user@app.account` of the logged-in user.
     pub(crate) me: Mutex<Option<String>>,
+    /// The logged-in user as the server last described them: set to the name only at each
+    /// login, filled by the fetch that completes the login (and by the one after a restored
+    /// session), kept current from every user event about them; cleared with `me`.
+    pub(crate) me_user: Mutex<Option<User>>,
     /// Last `typing()` per conversation uuid.
     pub(crate) typing: Mutex<HashMap<String, Instant>>,
 }
@@ -194,6 +198,28 @@ impl Shared {
         map.get(&t)
             .map(|v| v.iter().map(|(_, l)| l.clone()).collect())
             .unwrap_or_default()
+    }
+
+    /// A user event (get_user or edit_user result or event, from any session): when it is
+    /// about the logged-in user, it becomes the cached current user.
+    pub(crate) fn note_user(&self, user: &User) {
+        let me = self.me.lock().unwrap_or_else(|e| e.into_inner());
+        if me
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(&user.name))
+        {
+            *self.me_user.lock().unwrap_or_else(|e| e.into_inner()) = Some(user.clone());
+        }
+    }
+
+    /// Set (at login) or clear (at the end of a session) the current user.
+    pub(crate) fn set_me(&self, name: Option<String>) {
+        let mut me = self.me.lock().unwrap_or_else(|e| e.into_inner());
+        *self.me_user.lock().unwrap_or_else(|e| e.into_inner()) = name.as_ref().map(|n| User {
+            name: n.clone(),
+            ..Default::default()
+        });
+        *me = name;
     }
 
     fn client_listeners(&self) -> Vec<ClientListener> {
@@ -257,6 +283,7 @@ impl Client {
             client_listeners: Mutex::new(Vec::new()),
             messenger_listeners: Mutex::new(HashMap::new()),
             me: Mutex::new(None),
+            me_user: Mutex::new(None),
             typing: Mutex::new(HashMap::new()),
         });
         actor::spawn(&shared, rx);
@@ -413,6 +440,33 @@ impl Client {
         login.to_json()
     }
 
+    /// The completion of a login: after a successful one, fetch the current user (so that
+    /// [`Messenger::get_me_user`] has every field), then complete. A failed fetch does not fail
+    /// the login; the cached user then has the name only.
+    fn after_login(
+        &self,
+        cb: impl FnOnce(Result<AuthResult>) + Send + 'static,
+    ) -> Callback<AuthResult> {
+        // Weak: the callback waits inside the connection task, which the client owns.
+        let weak = Arc::downgrade(&self.shared);
+        Box::new(move |r| match (r, weak.upgrade()) {
+            (Ok(auth), Some(shared)) => {
+                let m = Client { shared }.messenger();
+                let Some(name) = m.get_me() else {
+                    return cb(Ok(auth));
+                };
+                // The actor caches the user as it dispatches the answer, before this runs.
+                m.get_user_by_name_cb(&name, move |r| {
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "could not fetch the current user");
+                    }
+                    cb(Ok(auth))
+                });
+            }
+            (r, _) => cb(r),
+        })
+    }
+
     fn auth_reply(r: actor::RpcReply) -> Result<AuthResult> {
         match r {
             actor::RpcReply::LoggedIn(a) => Ok(a),
@@ -422,6 +476,9 @@ impl Client {
 
     /// Log in with a password (callback form). The password is hashed here (MD5 or SHA-256
     /// digest of `user:voximplant.com:password`) and never leaves the device or the logs.
+    ///
+    /// Like every login, it completes only after the SDK fetched the logged-in user (one
+    /// `getUser`, whose result listeners see) for [`Messenger::get_me_user`].
     pub fn login_cb(
         &self,
         user: &str,
@@ -444,7 +501,7 @@ impl Client {
             }),
             Self::login_payload(rpc),
             Self::auth_reply,
-            Box::new(cb),
+            self.after_login(cb),
         )
     }
 
@@ -486,7 +543,7 @@ impl Client {
             }),
             Self::login_payload(rpc),
             Self::auth_reply,
-            Box::new(cb),
+            self.after_login(cb),
         )
     }
 
@@ -553,7 +610,7 @@ impl Client {
             }),
             rpc.to_json(),
             Self::auth_reply,
-            Box::new(cb),
+            self.after_login(cb),
         )
     }
 

@@ -1,6 +1,6 @@
 //! Client configuration, the client, login variants, connection events, cancel.
 
-use super::completion::{IntoValue, Pending, Release, vox_completion, vox_release_fn};
+use super::completion::{Pending, Release, vox_completion, vox_release_fn};
 use super::handles::{self, Obj, wrong_type};
 use super::messenger::vox_messenger;
 use super::status::VOX_ERR_INVALID_HANDLE;
@@ -8,8 +8,8 @@ use super::status::{Fail, VOX_ERR_OUT_OF_RANGE, guard, guard0, need, vox_error, 
 use super::strings::{in_array, in_opt_str, in_str, out_string};
 use super::{vox_listener_id, vox_op_id};
 use crate::{
-    AuthResult, Client, ClientConfig, ClientEvent, ClientState, CredentialType, ListenerId,
-    LoginOptions, MessengerEvent, MessengerEventType, TlsTrust, User,
+    Client, ClientConfig, ClientEvent, ClientState, CredentialType, ListenerId, LoginOptions,
+    MessengerEventType, TlsTrust,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::{CString, c_char, c_void};
@@ -20,11 +20,10 @@ use std::time::Duration;
 // ---- what the C layer keeps per client -----------------------------------------------------
 
 /// The C layer's state of one live client handle: the handle itself (for the borrowed
-/// `vox_*_client` accessors), the current user (for `vox_messenger_get_me`), and the listeners
-/// registered through `vox_messenger_on` (one C id may stand for several event types).
+/// `vox_*_client` accessors) and the listeners registered through `vox_messenger_on` (one C id
+/// may stand for several event types).
 pub(crate) struct ClientEntry {
     pub(crate) handle: usize,
-    pub(crate) me: Mutex<Option<User>>,
     pub(crate) listeners: Mutex<HashMap<u64, Vec<(MessengerEventType, ListenerId)>>>,
 }
 
@@ -59,63 +58,6 @@ pub(crate) fn borrowed_client_handle(c: &Client, out: *mut *mut vox_client) -> R
         )
     })?;
     write(out, "out", e.handle as *mut vox_client)
-}
-
-fn same_user(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
-}
-
-/// Keep the current user of `entry` up to date from user events about them.
-fn watch_me(client: &Client, entry: &Arc<ClientEntry>) {
-    let m = client.messenger();
-    let weak_entry = Arc::downgrade(entry);
-    // Weak: the listener lives inside the client's shared state.
-    let weak_shared = Arc::downgrade(&client.shared);
-    let f = move |ev: &MessengerEvent| {
-        let MessengerEvent::User(u) = ev else { return };
-        let (Some(entry), Some(shared)) = (weak_entry.upgrade(), weak_shared.upgrade()) else {
-            return;
-        };
-        let Some(me) = (Client { shared }).messenger().get_me() else {
-            return;
-        };
-        if same_user(&u.user.name, &me) {
-            *entry.me.lock().unwrap_or_else(|e| e.into_inner()) = Some(u.user.clone());
-        }
-    };
-    let f = Arc::new(f);
-    for t in [MessengerEventType::GetUser, MessengerEventType::EditUser] {
-        let f = f.clone();
-        m.on(t, move |ev| f(ev));
-    }
-}
-
-/// After a successful login: fetch the current user (so that `vox_messenger_get_me` has every
-/// field), then complete the login. A failed fetch does not fail the login; `get_me` then has
-/// the name only.
-fn login_callback(
-    client: Client,
-    p: Pending,
-) -> impl FnOnce(crate::Result<AuthResult>) + Send + 'static {
-    move |r| match r {
-        Err(e) => p.complete(Err(Fail::from(e))),
-        Ok(auth) => {
-            let m = client.messenger();
-            let (Some(me), Some(entry)) = (m.get_me(), entry_of(&client)) else {
-                return p.complete(Ok(auth.into_value()));
-            };
-            *entry.me.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            m.get_user_by_name_cb(&me, move |r| {
-                match r {
-                    Ok(u) => {
-                        *entry.me.lock().unwrap_or_else(|e| e.into_inner()) = Some(u.user);
-                    }
-                    Err(e) => tracing::warn!(error = %e, "could not fetch the current user"),
-                }
-                p.complete(Ok(auth.into_value()))
-            });
-        }
-    }
 }
 
 /// A client configuration (a builder). Owned; free with `vox_client_config_free`. The client
@@ -377,14 +319,11 @@ pub unsafe extern "C" fn vox_client_new(
         let config = with_config(cfg, |c| Ok(c.clone()))?;
         let client = Client::new(config)?;
         let key = key_of(&client);
-        let c2 = client.clone();
         let h = handles::insert(Obj::Client(client));
         let entry = Arc::new(ClientEntry {
             handle: h as usize,
-            me: Mutex::new(None),
             listeners: Mutex::new(HashMap::new()),
         });
-        watch_me(&c2, &entry);
         clients().insert(key, entry);
         write(out, "out", h.cast())
     })
@@ -525,7 +464,7 @@ pub unsafe extern "C" fn vox_client_login(
         };
         let o = self::options(options)?;
         start_op(out_op, completion, |p| {
-            c.login_cb(user, password, digest, o, login_callback(c.clone(), p))
+            c.login_cb(user, password, digest, o, p.into_callback())
         })
     })
 }
@@ -547,7 +486,7 @@ pub unsafe extern "C" fn vox_client_login_with_token(
         let token = in_str(access_token, "access_token")?;
         let o = self::options(options)?;
         start_op(out_op, completion, |p| {
-            c.login_with_token_cb(user, token, o, login_callback(c.clone(), p))
+            c.login_with_token_cb(user, token, o, p.into_callback())
         })
     })
 }
@@ -609,7 +548,7 @@ pub unsafe extern "C" fn vox_client_login_with_one_time_key(
         let hash = in_str(hash, "hash")?;
         let o = self::options(options)?;
         start_op(out_op, completion, |p| {
-            c.login_with_one_time_key_cb(user, hash, o, login_callback(c.clone(), p))
+            c.login_with_one_time_key_cb(user, hash, o, p.into_callback())
         })
     })
 }

@@ -20,7 +20,7 @@ use super::status::{
 };
 use super::strings::{in_array, in_opt_json_object, in_payload, in_str, in_str_array};
 use super::{vox_listener_id, vox_op_id};
-use crate::{Messenger, MessengerNotification, User};
+use crate::{Messenger, MessengerNotification};
 use std::ffi::c_char;
 use std::sync::Mutex;
 
@@ -57,19 +57,9 @@ pub unsafe extern "C" fn vox_messenger_get_me(
     guard0(|| {
         need(out, "out")?;
         let m = messenger_of(m)?;
-        let name = m
-            .get_me()
+        let user = m
+            .get_me_user()
             .ok_or_else(|| Fail::new(VOX_ERR_NO_VALUE, "not logged in"))?;
-        let cached = entry_of(m.client()).and_then(|e| {
-            e.me.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-                .filter(|u| u.name.eq_ignore_ascii_case(&name))
-        });
-        let user = cached.unwrap_or(User {
-            name,
-            ..Default::default()
-        });
         write(out, "out", handles::insert(Obj::User(user)).cast())
     })
 }

@@ -302,7 +302,9 @@ impl Messenger {
     // Users
     // ---------------------------------------------------------------------------------------
 
-    /// `username@appname.accname` of the logged-in user (`None` before login).
+    /// `username@appname.accname` of the logged-in user (`None` before login and after the
+    /// session ended), as the login spelled it (the Web SDK's `getMe()`). For every field of
+    /// the user, see [`get_me_user`](Self::get_me_user).
     pub fn get_me(&self) -> Option<String> {
         self.client
             .shared
@@ -310,6 +312,32 @@ impl Messenger {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The logged-in user with every field a get_user result has (IM id, display name, custom
+    /// data, private custom data, conversation lists, notifications), without a network call
+    /// (`None` before login and after the session ended). The SDK fetches the user right after
+    /// each successful login, before the login completes (and again after a restored session),
+    /// and keeps the copy current from every user event about them it sees: get_user and
+    /// edit_user results and events, also from the user's other sessions. Should that fetch
+    /// have failed, the user carries only its name (`im_id` 0) until such an event arrives.
+    pub fn get_me_user(&self) -> Option<User> {
+        let shared = &self.client.shared;
+        let name = shared
+            .me
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        let cached = shared
+            .me_user
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|u| u.name.eq_ignore_ascii_case(&name));
+        Some(cached.unwrap_or(User {
+            name,
+            ..Default::default()
+        }))
     }
 
     pub fn get_user_by_name_cb(

@@ -97,6 +97,20 @@ impl Mock {
     }
 
     /// No frame within `d`.
+    /// Read the frames of a login: the login RPC, then the `getUser` of the logged-in user
+    /// that every login makes before it completes.
+    pub async fn login_frames(&mut self) {
+        let login = self.next_frame().await;
+        assert!(
+            login["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("login")),
+            "{login}"
+        );
+        let me = self.next_frame().await;
+        assert_eq!(me["event"], "getUser", "{me}");
+    }
+
     pub async fn assert_silent(&mut self, d: std::time::Duration) {
         if let Ok(Some(f)) = tokio::time::timeout(d, self.frames.recv()).await {
             panic!("the SDK sent {f}");
@@ -289,6 +303,16 @@ fn answer(v: &Value, responder: Option<&Responder>) -> Vec<Value> {
             vec![json!({"name":"refreshOauthTokenSuccessful","params":[{"OAuth":tokens(2)}]})]
         }
         Some(_) => vec![],
-        None => responder.map(|r| r(v)).unwrap_or_default(),
+        // Every login ends with a `getUser` of the logged-in user (the mock's logins are
+        // user1's): answered as a server would when the test's responder does not.
+        None => match responder.map(|r| r(v)).unwrap_or_default() {
+            r if r.is_empty()
+                && v["event"] == "getUser"
+                && v["payload"]["user_name"] == "user1@app.acc" =>
+            {
+                default_responder()(v)
+            }
+            r => r,
+        },
     }
 }

@@ -1,23 +1,26 @@
 -- 0003: idempotent writes. A client that lost its session (server restart, resume window
 -- expired) resends every request that had not completed, with its ORIGINAL request_uuid. Every
 -- write that takes a conversation seq records here, in the same transaction as its change,
--- what it answered its initiator; a request whose (user_id, request_uuid) is already here is
--- not executed again: the initiator gets the recorded reply frames (same payload, same seq, its
--- request_uuid) and nobody else gets anything.
+-- which seqs it took; a request whose (user_id, request_uuid) is already here is not executed
+-- again: the initiator is answered with the stored events of those seqs (same payload, same
+-- seq, its request_uuid) and nobody else gets anything.
+--
+-- Kept small on purpose (one short row and one index entry per write; the events themselves
+-- are already in `events`), because every message pays for it on the writer thread.
 --
 -- Bounded: the writer deletes rows older than DEDUP_RETENTION_SECS (one hour,
--- server/src/messaging/store.rs), checked at most once a minute. A client resends only while a
+-- server/src/messaging/store.rs), checked at most once a minute. Rows are appended in time
+-- order, so the expired ones are a prefix of the rowid order. A client resends only while a
 -- request is pending (its request timeout is 20 s), so an hour is far more than a resend needs.
 
 CREATE TABLE request_log (
+    id            INTEGER PRIMARY KEY,       -- append order (= time order)
     user_id       INTEGER NOT NULL REFERENCES users (id),
     request_uuid  TEXT    NOT NULL,
     created_at    INTEGER NOT NULL,          -- UNIX seconds, for pruning
-    conv_id       INTEGER,                   -- the conversation whose seq(s) the request took
-    first_seq     INTEGER,                   -- the seq range it took (NULL when none, e.g. an
-    last_seq      INTEGER,                   -- existing direct conversation was returned)
-    replies       TEXT    NOT NULL,          -- JSON [[event name, payload], …] sent to the initiator
-    PRIMARY KEY (user_id, request_uuid)
-) STRICT, WITHOUT ROWID;
+    conv_id       INTEGER NOT NULL,          -- the conversation whose seqs the request took
+    first_seq     INTEGER NOT NULL,
+    last_seq      INTEGER NOT NULL
+) STRICT;
 
-CREATE INDEX request_log_by_age ON request_log (created_at);
+CREATE UNIQUE INDEX request_log_key ON request_log (user_id, request_uuid);

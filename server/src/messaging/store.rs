@@ -356,7 +356,13 @@ impl Writer {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             if prune {
                 let n = tx
-                    .prepare_cached("DELETE FROM request_log WHERE created_at < ?1")?
+                    .prepare_cached(
+                        // Expired rows are a prefix of the rowid order: find where it ends
+                        // without scanning the rest.
+                        "DELETE FROM request_log WHERE id < coalesce(\
+                           (SELECT id FROM request_log WHERE created_at >= ?1 ORDER BY id LIMIT 1), \
+                           (SELECT max(id) + 1 FROM request_log))",
+                    )?
                     .execute([ts - DEDUP_RETENTION_SECS])?;
                 if n > 0 {
                     tracing::debug!(rows = n, "request log pruned");
@@ -485,92 +491,81 @@ pub fn is_deduplicated(action: Action) -> bool {
     )
 }
 
-/// The reply frames recorded for `(user, request_uuid)`, as publishes to the initiator only.
+thread_local! {
+    /// The `(conversation, seq)` pairs taken by the job running on this (writer) thread, in
+    /// order: [`seq_event`] appends, [`execute`] clears it before each job and reads it after,
+    /// so the request log needs no parsing of the events it records.
+    static TAKEN: std::cell::RefCell<Vec<(i64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The replies of a request already committed for `(user, request_uuid)`: the stored events of
+/// the seqs it took, as publishes to the initiator only.
 fn recorded_replies(
     conn: &Connection,
     user: UserId,
     request_uuid: &str,
 ) -> Res<Option<Vec<Publish>>> {
-    let text: Option<String> = conn
-        .prepare_cached("SELECT replies FROM request_log WHERE user_id = ?1 AND request_uuid = ?2")?
-        .query_row(params![user as i64, request_uuid], |r| r.get(0))
+    let row: Option<(i64, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT conv_id, first_seq, last_seq FROM request_log \
+             WHERE user_id = ?1 AND request_uuid = ?2",
+        )?
+        .query_row(params![user as i64, request_uuid], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
-    let Some(text) = text else { return Ok(None) };
-    let items: Vec<(String, Box<RawValue>)> = serde_json::from_str(&text).map_err(|e| {
-        tracing::error!(error = %e, "unreadable request_log row");
-        Reject::from(ErrorCode::Internal)
-    })?;
-    let mut out = Vec::with_capacity(items.len());
-    for (name, payload) in items {
+    let Some((conv, first, last)) = row else {
+        return Ok(None);
+    };
+    let mut q = conn.prepare_cached(
+        "SELECT event, payload FROM events WHERE conv_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
+    )?;
+    let mut out = Vec::new();
+    for r in q.query_map(params![conv, first, last], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })? {
+        let (name, payload) = r?;
         let event = EventName::from_name(&name).ok_or(Reject::from(ErrorCode::Internal))?;
+        let payload = RawValue::from_string(payload).map_err(|e| {
+            tracing::error!(error = %e, conv, "unreadable stored event");
+            Reject::from(ErrorCode::Internal)
+        })?;
         out.push(Publish::reply_only(event, payload));
     }
     Ok(Some(out))
 }
 
-/// Record what a seq-taking write answered its initiator (same transaction as the write).
-fn record_replies(
+/// Record which seqs a write took (same transaction as the write). A write that took none
+/// (an existing direct conversation returned) is not recorded: running it again changes nothing.
+fn record_request(
     conn: &Connection,
     user: UserId,
     request_uuid: &str,
-    publishes: &[Publish],
+    taken: &[(i64, u64)],
     ts: i64,
 ) -> Res<()> {
-    #[derive(serde::Deserialize)]
-    struct Obj {
-        #[serde(default)]
-        uuid: Option<String>,
-        #[serde(default)]
-        conversation: Option<String>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        #[serde(default)]
-        seq: Option<u64>,
-        #[serde(default)]
-        object: Option<Obj>,
-    }
-    let mut items: Vec<(&str, &RawValue)> = Vec::new();
-    let mut conv_uuid: Option<String> = None;
-    let (mut first, mut last): (Option<u64>, Option<u64>) = (None, None);
-    for p in publishes.iter().filter(|p| p.reply) {
-        items.push((p.event.as_str(), &p.payload));
-        if let Ok(probe) = serde_json::from_str::<Probe>(p.payload.get()) {
-            if let Some(seq) = probe.seq {
-                first = Some(first.map_or(seq, |f: u64| f.min(seq)));
-                last = Some(last.map_or(seq, |l: u64| l.max(seq)));
-            }
-            if conv_uuid.is_none() {
-                conv_uuid = probe.object.and_then(|o| {
-                    if p.event.is_message_event() {
-                        o.conversation
-                    } else {
-                        o.uuid
-                    }
-                });
-            }
-        }
-    }
-    let conv_id: Option<i64> = match &conv_uuid {
-        Some(u) => conn
-            .prepare_cached("SELECT id FROM conversations WHERE uuid = ?1")?
-            .query_row([u], |r| r.get(0))
-            .optional()?,
-        None => None,
+    let Some(&(conv, first)) = taken.first() else {
+        return Ok(());
     };
-    let replies = serde_json::to_string(&items).map_err(|_| Reject::from(ErrorCode::Internal))?;
+    // Every seq-taking action acts on one conversation; should that ever change, the log keeps
+    // the first conversation's range (the reply the initiator gets first).
+    let last = taken
+        .iter()
+        .filter(|(c, _)| *c == conv)
+        .map(|&(_, s)| s)
+        .max()
+        .unwrap_or(first);
     conn.prepare_cached(
-        "INSERT INTO request_log (user_id, request_uuid, created_at, conv_id, first_seq, last_seq, replies) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO request_log (user_id, request_uuid, created_at, conv_id, first_seq, last_seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
         user as i64,
         request_uuid,
         ts,
-        conv_id,
-        first.map(|s| s as i64),
-        last.map(|s| s as i64),
-        replies
+        conv,
+        first as i64,
+        last as i64
     ])?;
     Ok(())
 }
@@ -590,8 +585,10 @@ fn execute(
             tracing::info!(action = %req.action(), request_uuid = %i.request_uuid, "repeated request answered from the request log");
             return Ok(replies);
         }
+        TAKEN.with(|t| t.borrow_mut().clear());
         let publishes = execute_once(conn, members, job)?;
-        record_replies(conn, c.user_id, &i.request_uuid, &publishes, now())?;
+        let taken = TAKEN.with(|t| std::mem::take(&mut *t.borrow_mut()));
+        record_request(conn, c.user_id, &i.request_uuid, &taken, now())?;
         return Ok(publishes);
     }
     execute_once(conn, members, job)
@@ -972,6 +969,7 @@ fn seq_event(
     let seq = next_seq(conn, conv, ts)?;
     let payload = make(seq)?.with_seq(seq).with_timestamp(ts).to_raw();
     store_event(conn, conv, seq, event, &payload)?;
+    TAKEN.with(|t| t.borrow_mut().push((conv, seq)));
     Ok((seq, payload))
 }
 

@@ -5,13 +5,15 @@
 -- again: the initiator is answered with the stored events of those seqs (same payload, same
 -- seq, its request_uuid) and nobody else gets anything.
 --
--- Kept small on purpose (one short row and one index entry per write; the events themselves
+-- Kept small on purpose (one short row appended per write; the events themselves
 -- are already in `events`), because every message pays for it on the writer thread.
 --
--- Bounded: the writer deletes rows older than DEDUP_RETENTION_SECS (one hour,
+-- Bounded: the writer deletes rows older than DEDUP_RETENTION_SECS (ten minutes,
 -- server/src/messaging/store.rs), checked at most once a minute. Rows are appended in time
 -- order, so the expired ones are a prefix of the rowid order. A client resends only while a
--- request is pending (its request timeout is 20 s), so an hour is far more than a resend needs.
+-- request is pending (its request timeout is 20 s), so that is far more than a resend needs.
+-- No secondary index: the writer keeps (user, request_uuid) -> seqs in memory and reads this
+-- table back when the server starts.
 
 CREATE TABLE request_log (
     id            INTEGER PRIMARY KEY,       -- append order (= time order)
@@ -22,5 +24,3 @@ CREATE TABLE request_log (
     first_seq     INTEGER NOT NULL,
     last_seq      INTEGER NOT NULL
 ) STRICT;
-
-CREATE UNIQUE INDEX request_log_key ON request_log (user_id, request_uuid);

@@ -205,6 +205,8 @@ impl MsgStore {
                 }
             })
             .map_err(|e| format!("cannot start the messaging publisher: {e}"))?;
+        let dedup =
+            Dedup::load(&writer, now()).map_err(|e| format!("cannot read the request log: {e}"))?;
         let w = Writer {
             conn: writer,
             publisher: ptx,
@@ -212,6 +214,7 @@ impl MsgStore {
             poisoned: poisoned.clone(),
             max_batch: opts.max_batch.max(1),
             last_prune: 0,
+            dedup,
         };
         std::thread::Builder::new()
             .name("vox-msg-writer".into())
@@ -320,6 +323,8 @@ struct Writer {
     max_batch: usize,
     /// When the request log was last pruned (UNIX seconds).
     last_prune: i64,
+    /// The request log's index, in memory (see [`Dedup`]).
+    dedup: Dedup,
 }
 
 impl Writer {
@@ -355,6 +360,7 @@ impl Writer {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             if prune {
+                self.dedup.prune(ts - DEDUP_RETENTION_SECS);
                 let n = tx
                     .prepare_cached(
                         // Expired rows are a prefix of the rowid order: find where it ends
@@ -373,7 +379,7 @@ impl Writer {
                 // A bug in a handler must not take the writer (and every later write) down:
                 // a panicking job is refused with 500 and rolled back like any refused job.
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    execute(&sp, &mut self.members, job)
+                    execute(&sp, &mut self.members, &mut self.dedup, job)
                 }))
                 .unwrap_or_else(|_| {
                     tracing::error!("a messaging write panicked; refused with 500");
@@ -466,10 +472,12 @@ fn publish_committed(hub: &Hub, batch: Committed) {
     );
 }
 
-/// How long the request log (`request_log`, migration 0003) keeps what a write answered, so that
-/// a resent request is answered from it instead of running again. A client resends only while a
-/// request is pending (the SDKs time requests out after 20 s), so an hour is ample.
-pub const DEDUP_RETENTION_SECS: i64 = 3600;
+/// How long the request log (`request_log`, migration 0003) remembers a write, so that a resent
+/// request is answered instead of running again. A client resends only while a request is
+/// pending (this SDK times requests out after 20 s), so ten minutes is ample; the in-memory
+/// index holds one entry per write of that window (~100 bytes each: ~40 MB after 20 s at
+/// 20 000 msgs/s, measured with vox-bench).
+pub const DEDUP_RETENTION_SECS: i64 = 600;
 /// How often (at most) the writer prunes the request log.
 const DEDUP_PRUNE_EVERY_SECS: i64 = 60;
 
@@ -498,47 +506,120 @@ thread_local! {
     static TAKEN: std::cell::RefCell<Vec<(i64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// The replies of a request already committed for `(user, request_uuid)`: the stored events of
-/// the seqs it took, as publishes to the initiator only.
-fn recorded_replies(
-    conn: &Connection,
-    user: UserId,
-    request_uuid: &str,
-) -> Res<Option<Vec<Publish>>> {
-    let row: Option<(i64, i64, i64)> = conn
-        .prepare_cached(
-            "SELECT conv_id, first_seq, last_seq FROM request_log \
-             WHERE user_id = ?1 AND request_uuid = ?2",
-        )?
-        .query_row(params![user as i64, request_uuid], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
-    let Some((conv, first, last)) = row else {
-        return Ok(None);
-    };
+/// What a committed seq-taking request took: its conversation and seq range.
+#[derive(Clone, Copy)]
+struct Recorded {
+    conv: i64,
+    first: u64,
+    last: u64,
+}
+
+/// The request log's index, kept in memory by the writer thread: `(user, request_uuid)` →
+/// the seqs the request took. The table `request_log` is its durable form — append-only, no
+/// secondary index, so recording costs every write one short row at the end of a B-tree — and
+/// is read back into this map when the server starts. Keys are 128-bit SipHash digests of
+/// `(user, request_uuid)` under two per-process random keys: no client can aim a collision at
+/// another request, and an accidental one is ~2^-128 per pair. Bounded by the retention
+/// window (entries are dropped in time order when pruned).
+struct Dedup {
+    map: HashMap<u128, Recorded>,
+    order: std::collections::VecDeque<(i64, u128)>,
+    hashers: (std::hash::RandomState, std::hash::RandomState),
+}
+
+impl Dedup {
+    fn load(conn: &Connection, now: i64) -> rusqlite::Result<Dedup> {
+        let mut d = Dedup {
+            map: HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            hashers: Default::default(),
+        };
+        let mut q = conn.prepare(
+            "SELECT user_id, request_uuid, created_at, conv_id, first_seq, last_seq \
+             FROM request_log WHERE created_at >= ?1 ORDER BY id",
+        )?;
+        let rows = q.query_map([now - DEDUP_RETENTION_SECS], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as UserId,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                Recorded {
+                    conv: r.get(3)?,
+                    first: r.get::<_, i64>(4)? as u64,
+                    last: r.get::<_, i64>(5)? as u64,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (user, uuid, at, rec) = row?;
+            d.insert(user, &uuid, at, rec);
+        }
+        if !d.map.is_empty() {
+            tracing::info!(requests = d.map.len(), "request log loaded");
+        }
+        Ok(d)
+    }
+
+    fn key(&self, user: UserId, request_uuid: &str) -> u128 {
+        use std::hash::BuildHasher;
+        let a = self.hashers.0.hash_one((user, request_uuid));
+        let b = self.hashers.1.hash_one((user, request_uuid));
+        ((a as u128) << 64) | b as u128
+    }
+
+    fn get(&self, user: UserId, request_uuid: &str) -> Option<Recorded> {
+        self.map.get(&self.key(user, request_uuid)).copied()
+    }
+
+    fn insert(&mut self, user: UserId, request_uuid: &str, at: i64, rec: Recorded) {
+        let k = self.key(user, request_uuid);
+        self.map.insert(k, rec);
+        self.order.push_back((at, k));
+    }
+
+    /// Forget requests recorded before `cutoff` (UNIX seconds).
+    fn prune(&mut self, cutoff: i64) {
+        while let Some(&(at, k)) = self.order.front() {
+            if at >= cutoff {
+                break;
+            }
+            self.order.pop_front();
+            self.map.remove(&k);
+        }
+        if self.map.capacity() > 4 * self.map.len().max(1024) {
+            self.map.shrink_to_fit();
+            self.order.shrink_to_fit();
+        }
+    }
+}
+
+/// The replies of a request already committed: the stored events of the seqs it took, as
+/// publishes to the initiator only.
+fn recorded_replies(conn: &Connection, rec: Recorded) -> Res<Vec<Publish>> {
     let mut q = conn.prepare_cached(
         "SELECT event, payload FROM events WHERE conv_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
     )?;
     let mut out = Vec::new();
-    for r in q.query_map(params![conv, first, last], |r| {
+    for r in q.query_map(params![rec.conv, rec.first as i64, rec.last as i64], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
     })? {
         let (name, payload) = r?;
         let event = EventName::from_name(&name).ok_or(Reject::from(ErrorCode::Internal))?;
         let payload = RawValue::from_string(payload).map_err(|e| {
-            tracing::error!(error = %e, conv, "unreadable stored event");
+            tracing::error!(error = %e, conv = rec.conv, "unreadable stored event");
             Reject::from(ErrorCode::Internal)
         })?;
         out.push(Publish::reply_only(event, payload));
     }
-    Ok(Some(out))
+    Ok(out)
 }
 
-/// Record which seqs a write took (same transaction as the write). A write that took none
-/// (an existing direct conversation returned) is not recorded: running it again changes nothing.
+/// Record which seqs a write took (the row in the same transaction as the write, then the
+/// in-memory index). A write that took none (an existing direct conversation returned) is not
+/// recorded: running it again changes nothing.
 fn record_request(
     conn: &Connection,
+    dedup: &mut Dedup,
     user: UserId,
     request_uuid: &str,
     taken: &[(i64, u64)],
@@ -567,6 +648,7 @@ fn record_request(
         first as i64,
         last as i64
     ])?;
+    dedup.insert(user, request_uuid, ts, Recorded { conv, first, last });
     Ok(())
 }
 
@@ -575,20 +657,21 @@ fn record_request(
 fn execute(
     conn: &Connection,
     members: &mut HashMap<i64, Members>,
+    dedup: &mut Dedup,
     job: &WriteJob,
 ) -> Res<Vec<Publish>> {
     if let (WriteOp::Request(req), Some(c), Some(i)) = (&job.op, job.caller, &job.initiator)
         && is_deduplicated(req.action())
         && !i.request_uuid.is_empty()
     {
-        if let Some(replies) = recorded_replies(conn, c.user_id, &i.request_uuid)? {
+        if let Some(rec) = dedup.get(c.user_id, &i.request_uuid) {
             tracing::info!(action = %req.action(), request_uuid = %i.request_uuid, "repeated request answered from the request log");
-            return Ok(replies);
+            return recorded_replies(conn, rec);
         }
         TAKEN.with(|t| t.borrow_mut().clear());
         let publishes = execute_once(conn, members, job)?;
         let taken = TAKEN.with(|t| std::mem::take(&mut *t.borrow_mut()));
-        record_request(conn, c.user_id, &i.request_uuid, &taken, now())?;
+        record_request(conn, dedup, c.user_id, &i.request_uuid, &taken, now())?;
         return Ok(publishes);
     }
     execute_once(conn, members, job)

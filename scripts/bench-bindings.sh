@@ -6,8 +6,8 @@
 #   C       the raw C ABI, from C          bindings/kotlin/bench/ffi_baseline.c (gcc -O2)
 #   C++     the C++ wrapper                bindings/cpp/examples/bench.cpp
 #   Kotlin  the Kotlin wrapper (JNA)       bindings/kotlin/examples/KotlinBench.kt
-# workload 1: $VOX_BENCH_LOCAL (10 000) get_me calls (local, no network; C/C++/Kotlin get the whole
-#             current user, Rust its name — the Rust API has no whole-user get_me);
+# workload 1: $VOX_BENCH_LOCAL (10 000) get_me calls (local, no network; every binding gets the
+#             whole current user and reads its name — Rust through Messenger::get_me_user);
 # workload 2: $VOX_BENCH_TRIPS (1 000) sequential get_user round trips (by IM id).
 # Each program warms up first (2 000 get_me, 50 round trips). Prints the machine load and one
 # table with each binding's ratio to Rust.

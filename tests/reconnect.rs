@@ -220,14 +220,7 @@ async fn restore_refreshes_a_refused_access_token() {
         }
     };
     assert_eq!(f["params"][2]["accessToken"], "at-2");
-    assert_eq!(
-        within(c.messenger().get_user_by_im_id(1003))
-            .await
-            .unwrap()
-            .user
-            .im_id,
-        1003
-    );
+    assert_session_works(&c).await;
 }
 
 #[tokio::test]
@@ -304,8 +297,7 @@ async fn server_restart_refuses_the_resume_and_the_session_is_restored() {
     within(c.messenger().set_status(true)).await.unwrap();
     // A second server process on the same database (the first one's sessions are gone, the
     // tokens are not).
-    let db = ts.dir.path().join("test.sqlite3");
-    let ts2 = common::start_server_with(|a| a.db = Some(db)).await;
+    let ts2 = restarted(&ts).await;
     proxy.block(true);
     proxy.set_upstream(ts2.srv.plain_addr.unwrap());
     ts.srv.shutdown().await;
@@ -323,14 +315,7 @@ async fn server_restart_refuses_the_resume_and_the_session_is_restored() {
         .await;
     assert_eq!(c.state(), ClientState::LoggedIn);
     assert_eq!(within(pending).await.unwrap().unwrap().user.im_id, 1002);
-    assert_eq!(
-        within(c.messenger().get_user_by_im_id(1003))
-            .await
-            .unwrap()
-            .user
-            .im_id,
-        1003
-    );
+    assert_session_works(&c).await;
     let seen = seen.lock().unwrap().clone();
     assert_eq!(
         seen,
@@ -358,8 +343,7 @@ async fn graceful_server_restart_closes_the_session_and_it_is_restored() {
     let proxy = Proxy::start(ts.srv.plain_addr.unwrap()).await;
     let c = login(proxy.ws(), |_| {}).await;
     let rec = Recorder::attach(&c);
-    let db = ts.dir.path().join("test.sqlite3");
-    let ts2 = common::start_server_with(|a| a.db = Some(db)).await;
+    let ts2 = restarted(&ts).await;
     proxy.set_upstream(ts2.srv.plain_addr.unwrap());
     // The first server shuts down: it sends `close` (the session ends, nothing to resume).
     ts.srv.shutdown().await;
@@ -367,14 +351,7 @@ async fn graceful_server_restart_closes_the_session_and_it_is_restored() {
     rec.client_event(|e| *e == ClientEvent::SessionRestored)
         .await;
     assert_eq!(c.state(), ClientState::LoggedIn);
-    assert_eq!(
-        within(c.messenger().get_user_by_im_id(1003))
-            .await
-            .unwrap()
-            .user
-            .im_id,
-        1003
-    );
+    assert_session_works(&c).await;
 }
 
 #[tokio::test]
@@ -386,8 +363,7 @@ async fn request_timeouts_apply_while_the_session_is_away_and_restored() {
     })
     .await;
     let rec = Recorder::attach(&c);
-    let db = ts.dir.path().join("test.sqlite3");
-    let ts2 = common::start_server_with(|a| a.db = Some(db)).await;
+    let ts2 = restarted(&ts).await;
     proxy.block(true);
     proxy.set_upstream(ts2.srv.plain_addr.unwrap());
     ts.srv.shutdown().await;
@@ -409,14 +385,7 @@ async fn request_timeouts_apply_while_the_session_is_away_and_restored() {
     proxy.block(false);
     rec.client_event(|e| *e == ClientEvent::SessionRestored)
         .await;
-    assert_eq!(
-        within(c.messenger().get_user_by_im_id(1003))
-            .await
-            .unwrap()
-            .user
-            .im_id,
-        1003
-    );
+    assert_session_works(&c).await;
 }
 
 #[tokio::test]
@@ -512,12 +481,17 @@ async fn wrong_seq_from_the_server_closes_with_4001_and_resumes() {
         panic!()
     };
     assert_eq!(m.sequence, 2);
-    assert_eq!(
-        within(c.messenger().get_user_by_im_id(1003))
-            .await
-            .unwrap()
-            .user
-            .im_id,
-        1003
-    );
+    assert_session_works(&c).await;
+}
+
+/// The session answers a request (the server's user 1003 is looked up by IM id).
+async fn assert_session_works(c: &Client) {
+    let u = within(c.messenger().get_user_by_im_id(1003)).await.unwrap();
+    assert_eq!(u.user.im_id, 1003);
+}
+
+/// A second server on the same database as `ts`: what `ts` becomes after a restart.
+async fn restarted(ts: &common::TestServer) -> common::TestServer {
+    let db = ts.dir.path().join("test.sqlite3");
+    common::start_server_with(|a| a.db = Some(db)).await
 }

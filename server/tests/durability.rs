@@ -6,60 +6,12 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-fn spawn_server(db: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vox-messenger-server"))
-        .args([
-            "serve",
-            "--dev",
-            "--listen",
-            "127.0.0.1:0",
-            "--plain-listen",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--msg-rate-per-second",
-            "0",
-            "--msg-rate-per-minute",
-            "0",
-        ])
-        .arg("--db")
-        .arg(db)
-        .env("VOX_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("server binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let ready = loop {
-        let line = lines
-            .next()
-            .expect("server exited before READY")
-            .expect("read stdout");
-        if let Some(rest) = line.strip_prefix("READY ") {
-            break serde_json::from_str::<Value>(rest).expect("READY json");
-        }
-    };
-    let ws: SocketAddr = ready["ws"]
-        .as_str()
-        .expect("plain ws address")
-        .parse()
-        .unwrap();
-    (child, ws)
-}
 
 #[tokio::test]
 async fn acknowledged_events_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crash.sqlite3");
-    let (mut child, addr) = spawn_server(&db);
+    let (mut child, addr) = spawn_server_binary(&db);
     let mut a = Chat::login_at(addr, "user1").await;
     let (conv, _) = a
         .create(json!({"participants": [{"user_id": U2, "flags": 7}], "title": "Crash"}))
@@ -122,7 +74,7 @@ async fn acknowledged_events_survive_sigkill() {
     child.wait().unwrap();
     drop(a);
 
-    let (mut child, addr) = spawn_server(&db);
+    let (mut child, addr) = spawn_server_binary(&db);
     let mut b = Chat::login_at(addr, "user2").await;
     let g = b
         .call_ok(

@@ -6,10 +6,6 @@
 mod common;
 use common::*;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 /// The `(seq, object)` history of a conversation as `who` retransmits it.
 async fn history(who: &mut Chat, conv: &str) -> Vec<Value> {
@@ -141,47 +137,11 @@ async fn a_resent_write_is_executed_once_and_answered_the_same() {
     assert_eq!(texts, ["once", "now", "mine"]);
 }
 
-fn spawn_server(db: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vox-messenger-server"))
-        .args(["serve", "--dev", "--listen", "127.0.0.1:0"])
-        .args([
-            "--plain-listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--msg-rate-per-second", "0", "--msg-rate-per-minute", "0"])
-        .arg("--db")
-        .arg(db)
-        .env("VOX_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("server binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let ready = loop {
-        let line = lines
-            .next()
-            .expect("server exited before READY")
-            .expect("read stdout");
-        if let Some(rest) = line.strip_prefix("READY ") {
-            break serde_json::from_str::<Value>(rest).expect("READY json");
-        }
-    };
-    let ws = ready["ws"]
-        .as_str()
-        .expect("plain ws address")
-        .parse()
-        .unwrap();
-    (child, ws)
-}
-
 #[tokio::test]
 async fn a_resent_write_is_answered_from_the_log_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("dedup.sqlite3");
-    let (mut child, addr) = spawn_server(&db);
+    let (mut child, addr) = spawn_server_binary(&db);
     let mut a = Chat::login_at(addr, "user1").await;
     let (conv, _) = a
         .create(json!({"participants": [{"user_id": U2, "flags": 7}], "title": "Restart"}))
@@ -195,7 +155,7 @@ async fn a_resent_write_is_answered_from_the_log_after_a_restart() {
     child.wait().unwrap();
     drop(a);
 
-    let (mut child, addr) = spawn_server(&db);
+    let (mut child, addr) = spawn_server_binary(&db);
     let mut b = Chat::login_at(addr, "user2").await;
     let mut a = Chat::login_at(addr, "user1").await;
     a.send_as(&mu, "sendMessage", send).await;

@@ -447,3 +447,43 @@ impl Chat {
         .await
     }
 }
+
+/// Start the real server BINARY (dev mode, plain ws listener, no rate limits) on `db` and wait
+/// for its READY line; returns the child (to SIGKILL) and its plain ws address.
+pub fn spawn_server_binary(db: &std::path::Path) -> (std::process::Child, SocketAddr) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vox-messenger-server"))
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0"])
+        .args([
+            "--plain-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--msg-rate-per-second", "0", "--msg-rate-per-minute", "0"])
+        .arg("--db")
+        .arg(db)
+        .env("VOX_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("server binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = loop {
+        let line = lines
+            .next()
+            .expect("server exited before READY")
+            .expect("read stdout");
+        if let Some(rest) = line.strip_prefix("READY ") {
+            break serde_json::from_str::<Value>(rest).expect("READY json");
+        }
+    };
+    let ws = ready["ws"]
+        .as_str()
+        .expect("plain ws address")
+        .parse()
+        .unwrap();
+    (child, ws)
+}

@@ -157,5 +157,57 @@ vox_op_id start_call(Start&& start, std::function<void(int32_t, const vox_error*
     return op;
 }
 
+/// Move-only owner of a library handle, freed with `Free` (which accepts null). Converts to the
+/// raw pointer, so it passes straight to the C functions.
+template <typename T, int32_t (*Free)(T*)>
+class Owned {
+public:
+    Owned() = default;
+    explicit Owned(T* p) : p_(p) {}
+    Owned(Owned&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    Owned& operator=(Owned&& o) noexcept {
+        if (this != &o) {
+            Free(p_);
+            p_ = std::exchange(o.p_, nullptr);
+        }
+        return *this;
+    }
+    Owned(const Owned&) = delete;
+    Owned& operator=(const Owned&) = delete;
+    ~Owned() { Free(p_); }
+    operator T*() const { return p_; }
+    /// For the C functions that create the handle through an out-pointer.
+    T** out() { return &p_; }
+
+private:
+    T* p_ = nullptr;
+};
+
+/// A string property of handle `h` through accessor `f` (throws on error).
+template <typename H>
+std::string get_str(const H* h, int32_t (*f)(const H*, char**)) {
+    char* s = nullptr;
+    check(f(h, &s));
+    return take(s);
+}
+
+/// An optional string property: std::nullopt on VOX_ERR_NO_VALUE.
+template <typename H>
+std::optional<std::string> get_opt_str(const H* h, int32_t (*f)(const H*, char**)) {
+    char* s = nullptr;
+    int32_t st = f(h, &s);
+    if (st == VOX_ERR_NO_VALUE) return std::nullopt;
+    check(st);
+    return take(s);
+}
+
+/// A scalar property (bool, integers) of handle `h` through accessor `f`.
+template <typename H, typename V>
+V get_val(const H* h, int32_t (*f)(const H*, V*)) {
+    V v{};
+    check(f(h, &v));
+    return v;
+}
+
 }  // namespace detail
 }  // namespace vox

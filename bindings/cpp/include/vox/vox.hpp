@@ -342,19 +342,9 @@ std::optional<T> opt(int32_t st, T v) {
 class Event {
 public:
     Event() = default;
-    Event(vox_event* owned, detail::CorePtr core) : h_(owned), core_(std::move(core)) {}
-    Event(Event&& o) noexcept : h_(std::exchange(o.h_, nullptr)), core_(std::move(o.core_)) {}
-    Event& operator=(Event&& o) noexcept {
-        if (this != &o) {
-            vox_event_free(h_);
-            h_ = std::exchange(o.h_, nullptr);
-            core_ = std::move(o.core_);
-        }
-        return *this;
-    }
-    Event(const Event&) = delete;
-    Event& operator=(const Event&) = delete;
-    ~Event() { vox_event_free(h_); }
+    Event(vox_event* owned, detail::CorePtr core) : core_(std::move(core)), h_(owned) {}
+    Event(Event&&) noexcept = default;
+    Event& operator=(Event&&) noexcept = default;
 
     /// A copy of a borrowed event.
     static Event copy_of(const vox_event* ev, detail::CorePtr core) {
@@ -458,39 +448,20 @@ public:
     }
 
 private:
-    std::string str(int32_t (*f)(const vox_event*, char**)) const {
-        char* s = nullptr;
-        detail::check(f(h_, &s));
-        return detail::take(s);
-    }
-    std::optional<std::string> opt_str(int32_t (*f)(const vox_event*, char**)) const {
-        char* s = nullptr;
-        int32_t st = f(h_, &s);
-        if (st == VOX_ERR_NO_VALUE) return std::nullopt;
-        detail::check(st);
-        return detail::take(s);
-    }
-    vox_event* h_ = nullptr;
+    std::string str(int32_t (*f)(const vox_event*, char**)) const { return detail::get_str<vox_event>(h_, f); }
+    std::optional<std::string> opt_str(int32_t (*f)(const vox_event*, char**)) const { return detail::get_opt_str<vox_event>(h_, f); }
+    // Declared after core_: destroyed first, as the handle was freed before core_ went.
     detail::CorePtr core_;
+    detail::Owned<vox_event, vox_event_free> h_;
 };
 
 /// A message: a snapshot of its data plus the calls that act on it (move-only).
 class Message {
 public:
     Message() = default;
-    Message(vox_message* owned, detail::CorePtr core) : h_(owned), core_(std::move(core)) {}
-    Message(Message&& o) noexcept : h_(std::exchange(o.h_, nullptr)), core_(std::move(o.core_)) {}
-    Message& operator=(Message&& o) noexcept {
-        if (this != &o) {
-            vox_message_free(h_);
-            h_ = std::exchange(o.h_, nullptr);
-            core_ = std::move(o.core_);
-        }
-        return *this;
-    }
-    Message(const Message&) = delete;
-    Message& operator=(const Message&) = delete;
-    ~Message() { vox_message_free(h_); }
+    Message(vox_message* owned, detail::CorePtr core) : core_(std::move(core)), h_(owned) {}
+    Message(Message&&) noexcept = default;
+    Message& operator=(Message&&) noexcept = default;
 
     Message clone() const {
         vox_message* c = nullptr;
@@ -532,18 +503,11 @@ public:
     }
 
 private:
-    std::string str(int32_t (*f)(const vox_message*, char**)) const {
-        char* s = nullptr;
-        detail::check(f(h_, &s));
-        return detail::take(s);
-    }
-    uint64_t u64(int32_t (*f)(const vox_message*, uint64_t*)) const {
-        uint64_t v = 0;
-        detail::check(f(h_, &v));
-        return v;
-    }
-    vox_message* h_ = nullptr;
+    std::string str(int32_t (*f)(const vox_message*, char**)) const { return detail::get_str<vox_message>(h_, f); }
+    uint64_t u64(int32_t (*f)(const vox_message*, uint64_t*)) const { return detail::get_val<vox_message, uint64_t>(h_, f); }
+    // Declared after core_: destroyed first, as the handle was freed before core_ went.
     detail::CorePtr core_;
+    detail::Owned<vox_message, vox_message_free> h_;
 };
 
 /// A conversation: a snapshot of its data plus the calls that act on it (move-only). The
@@ -551,19 +515,9 @@ private:
 class Conversation {
 public:
     Conversation() = default;
-    Conversation(vox_conversation* owned, detail::CorePtr core) : h_(owned), core_(std::move(core)) {}
-    Conversation(Conversation&& o) noexcept : h_(std::exchange(o.h_, nullptr)), core_(std::move(o.core_)) {}
-    Conversation& operator=(Conversation&& o) noexcept {
-        if (this != &o) {
-            vox_conversation_free(h_);
-            h_ = std::exchange(o.h_, nullptr);
-            core_ = std::move(o.core_);
-        }
-        return *this;
-    }
-    Conversation(const Conversation&) = delete;
-    Conversation& operator=(const Conversation&) = delete;
-    ~Conversation() { vox_conversation_free(h_); }
+    Conversation(vox_conversation* owned, detail::CorePtr core) : core_(std::move(core)), h_(owned) {}
+    Conversation(Conversation&&) noexcept = default;
+    Conversation& operator=(Conversation&&) noexcept = default;
 
     Conversation clone() const {
         vox_conversation* c = nullptr;
@@ -716,23 +670,12 @@ private:
         for (auto& p : ps) c.push_back(p.to_c());
         return c;
     }
-    std::string str(int32_t (*f)(const vox_conversation*, char**)) const {
-        char* s = nullptr;
-        detail::check(f(h_, &s));
-        return detail::take(s);
-    }
-    bool flag(int32_t (*f)(const vox_conversation*, bool*)) const {
-        bool v = false;
-        detail::check(f(h_, &v));
-        return v;
-    }
-    int64_t i64(int32_t (*f)(const vox_conversation*, int64_t*)) const {
-        int64_t v = 0;
-        detail::check(f(h_, &v));
-        return v;
-    }
-    vox_conversation* h_ = nullptr;
+    std::string str(int32_t (*f)(const vox_conversation*, char**)) const { return detail::get_str<vox_conversation>(h_, f); }
+    bool flag(int32_t (*f)(const vox_conversation*, bool*)) const { return detail::get_val<vox_conversation, bool>(h_, f); }
+    int64_t i64(int32_t (*f)(const vox_conversation*, int64_t*)) const { return detail::get_val<vox_conversation, int64_t>(h_, f); }
+    // Declared after core_: destroyed first, as the handle was freed before core_ went.
     detail::CorePtr core_;
+    detail::Owned<vox_conversation, vox_conversation_free> h_;
 };
 
 inline Conversation Event::conversation() const {
@@ -1064,18 +1007,7 @@ private:
 /// A client configuration (a builder). Setters throw vox::Error on bad values.
 class ClientConfig {
 public:
-    explicit ClientConfig(const std::string& server) { detail::check(vox_client_config_new(server.c_str(), &h_)); }
-    ClientConfig(ClientConfig&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
-    ClientConfig& operator=(ClientConfig&& o) noexcept {
-        if (this != &o) {
-            vox_client_config_free(h_);
-            h_ = std::exchange(o.h_, nullptr);
-        }
-        return *this;
-    }
-    ClientConfig(const ClientConfig&) = delete;
-    ClientConfig& operator=(const ClientConfig&) = delete;
-    ~ClientConfig() { vox_client_config_free(h_); }
+    explicit ClientConfig(const std::string& server) { detail::check(vox_client_config_new(server.c_str(), h_.out())); }
 
     ClientConfig& add_server(const std::string& server) {
         detail::check(vox_client_config_add_server(h_, server.c_str()));
@@ -1106,7 +1038,7 @@ public:
     const vox_client_config* native() const { return h_; }
 
 private:
-    vox_client_config* h_ = nullptr;
+    detail::Owned<vox_client_config, vox_client_config_free> h_;
 };
 
 /// Login options (the Web SDK's login options object).

@@ -926,23 +926,7 @@ async function chatWithNative(login, { cmd, args, title, openText, timeout = 15_
   assert.ok(server.ws, 'the server has a plain ws:// listener for native clients');
   const a = await login('user1');
   const since = a.mark();
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  const waiters = [];
-  const onData = (chunk) => {
-    out += chunk;
-    for (const w of waiters.splice(0)) {
-      if (out.includes(w.text)) w.resolve();
-      else waiters.push(w);
-    }
-  };
-  child.stdout.setEncoding('utf8').on('data', onData);
-  child.stderr.setEncoding('utf8').on('data', onData);
-  const printed = (text, ms) => new Promise((resolve, reject) => {
-    if (out.includes(text)) return resolve();
-    const timer = setTimeout(() => reject(new Error(`${path.basename(cmd)} did not print ${JSON.stringify(text)}; it printed:\n${out}`)), ms);
-    waiters.push({ text, resolve: () => { clearTimeout(timer); resolve(); } });
-  });
+  const { child, printed } = startNative(cmd, args);
   try {
     await printed(openText, timeout);
     const created = await a.event('CreateConversation', (e) => e.conversation?.title === title, { since });

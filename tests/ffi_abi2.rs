@@ -17,9 +17,17 @@ unsafe extern "C" fn report_thread(
     _: *const vox_error,
     _: *const vox_event,
 ) {
-    // SAFETY: the Sender of the test.
+    // SAFETY: the boxed Sender of the test, alive until `release_sender`.
     let tx = unsafe { &*(ud as *const Sender<bool>) };
     tx.send(vox_is_callback_thread()).unwrap();
+}
+
+/// The completion's release: the library calls it after the callback has returned. (The test
+/// must not own the Sender on its stack: the receiver may see the value while `send` is still
+/// running on the callback thread.)
+unsafe extern "C" fn release_sender(ud: *mut c_void) {
+    // SAFETY: made by Box::into_raw in the test, released exactly once.
+    drop(unsafe { Box::from_raw(ud as *mut Sender<bool>) });
 }
 
 #[test]
@@ -36,10 +44,10 @@ fn is_callback_thread_is_true_only_inside_callbacks() {
     let (tx, rx) = channel::<bool>();
     let cm = vox_completion {
         callback: Some(report_thread),
-        user_data: (&tx as *const Sender<bool>).cast_mut().cast(),
-        release: None,
+        user_data: Box::into_raw(Box::new(tx)).cast(),
+        release: Some(release_sender),
     };
-    // SAFETY: valid handles; `tx` outlives the completion (we wait for it).
+    // SAFETY: valid handles; the completion owns the Sender and releases it.
     unsafe {
         assert_eq!(vox_client_connect(c, cm, null_mut(), null_mut()), VOX_OK);
         assert!(rx.recv_timeout(WAIT).unwrap(), "true inside a completion");

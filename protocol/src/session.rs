@@ -76,6 +76,10 @@ pub struct SessionConfig {
     pub ack_delay: Duration,
     /// ACK at once when this many received frames are un-ACKed. Web SDK client: 50. `0` acts as 1.
     pub ack_every: u64,
+    /// While an ACK is held back by `ack_delay`, let it ride along with any other frame we
+    /// transmit (it goes out in the same write as a reply, at no extra syscall). Web SDK
+    /// client: no (it only ACKs on its 5 s timer or every 50 frames).
+    pub ack_with_traffic: bool,
     /// ACK watchdog. The clock starts when a numbered frame is transmitted while none is running,
     /// and every incoming `ack` restarts it (or stops it, once nothing transmitted is
     /// outstanding). If it runs out, emit [`SessionEvent::Failed`] with [`CloseCode::Timeout`].
@@ -99,6 +103,7 @@ impl SessionConfig {
             role: Role::Client,
             ack_delay: Duration::from_secs(5),
             ack_every: 50,
+            ack_with_traffic: false,
             ack_timeout: Some(Duration::from_secs(6)),
             ping_interval: Some(Duration::from_secs(2)),
             max_unacked_frames: 10_000,
@@ -106,10 +111,14 @@ impl SessionConfig {
         }
     }
 
-    /// What a server needs to serve the Web SDK: every received frame is ACKed in the next
-    /// [`Session::poll_transmit`] (the SDK fails the socket 6 s after an un-ACKed send), no ACK
-    /// watchdog of its own (the SDK ACKs only every 5 s, and the client's pings keep the socket
-    /// alive), no pings.
+    /// What a server needs to serve the Web SDK: every received frame is ACKed within 20 ms —
+    /// with the next frame we send (typically the reply, in the same write) or on its own when
+    /// the 20 ms run out or 32 frames are waiting (the SDK fails the socket 6 s after an
+    /// un-ACKed send) — no ACK watchdog of its own (the SDK ACKs only every 5 s, and the
+    /// client's pings keep the socket alive), no pings.
+    ///
+    /// Holding the ACK back for the reply saves one write per request: at 10 000 requests/s
+    /// that was ~6 % of the server's core in `vox-bench`.
     ///
     /// The bounds — 4096 frames / 8 MiB of payload not yet ACKed — cap the memory one logical
     /// connection can hold on the server, including while it waits for a resume; a client that
@@ -117,8 +126,9 @@ impl SessionConfig {
     pub fn server() -> Self {
         SessionConfig {
             role: Role::Server,
-            ack_delay: Duration::ZERO,
-            ack_every: 1,
+            ack_delay: Duration::from_millis(20),
+            ack_every: 32,
+            ack_with_traffic: true,
             ack_timeout: None,
             ping_interval: None,
             max_unacked_frames: 4096,
@@ -526,7 +536,11 @@ impl Session {
 
     /// [`Session::poll_transmit`] without encoding a `msg` into a `String` of its own.
     pub fn poll_transmit_frame(&mut self) -> Option<OutFrame> {
-        if self.ack_due && (self.link == Link::Established || self.tx.is_empty()) {
+        let piggyback = self.config.ack_with_traffic
+            && self.ack_at.is_some()
+            && self.link == Link::Established
+            && !self.tx.is_empty();
+        if (self.ack_due || piggyback) && (self.link == Link::Established || self.tx.is_empty()) {
             self.ack_due = false;
             self.ack_at = None;
             self.rx_unacked = 0;
@@ -830,6 +844,16 @@ mod tests {
         format!(r#"{{"type":"id","id":"{SID}"}}"#)
     }
 
+    /// A server that ACKs every frame in its next `poll_transmit`, for tests about other things.
+    fn eager_server() -> SessionConfig {
+        SessionConfig {
+            ack_delay: Duration::ZERO,
+            ack_every: 1,
+            ack_with_traffic: false,
+            ..SessionConfig::server()
+        }
+    }
+
     /// The Web SDK's client values without pings, for tests that count frames.
     fn quiet_client() -> SessionConfig {
         SessionConfig {
@@ -897,7 +921,7 @@ mod tests {
 
     impl Net {
         fn new(client: SessionConfig) -> Self {
-            Self::with(client, SessionConfig::server())
+            Self::with(client, eager_server())
         }
 
         fn with(client: SessionConfig, server: SessionConfig) -> Self {
@@ -1079,10 +1103,12 @@ mod tests {
             (c.max_unacked_frames, c.max_unacked_bytes),
             (10_000, 64 << 20)
         );
+        assert!(!c.ack_with_traffic);
         let s = SessionConfig::server();
         assert_eq!(s.role, Role::Server);
-        assert_eq!(s.ack_delay, Duration::ZERO);
-        assert_eq!(s.ack_every, 1);
+        assert_eq!(s.ack_delay, ms(20));
+        assert_eq!(s.ack_every, 32);
+        assert!(s.ack_with_traffic);
         assert_eq!(s.ack_timeout, None);
         assert_eq!(s.ping_interval, None);
         assert_eq!((s.max_unacked_frames, s.max_unacked_bytes), (4096, 8 << 20));
@@ -1172,9 +1198,42 @@ mod tests {
     }
 
     #[test]
+    fn session_server_ack_rides_with_the_reply_or_goes_alone_after_20ms() {
+        let t0 = Instant::now();
+        let mut s = established_server(SessionConfig::server(), t0);
+        for seq in 1..=3 {
+            s.handle_text(&msg(seq, r#"{"x":1}"#), t0);
+        }
+        assert_eq!(messages(&drain_events(&mut s)).len(), 3);
+        // Held back: nothing to write yet, a timer 20 ms out.
+        assert_eq!(s.poll_transmit(), None);
+        assert_eq!(s.poll_timeout(), Some(t0 + ms(20)));
+        // A reply goes out: the ACK (covering all three) goes in front of it, in the same write.
+        s.send(p(CREATE), t0 + ms(2)).unwrap();
+        assert_eq!(drain_tx(&mut s), [ack(3), msg(1, CREATE)]);
+        assert_eq!(s.poll_timeout(), None, "nothing left to ACK, no watchdog");
+
+        // No reply within 20 ms: the ACK goes alone when the timer fires, not before.
+        let t1 = t0 + ms(100);
+        s.handle_text(&msg(4, "{}"), t1);
+        s.handle_timeout(t1 + ms(19));
+        assert_eq!(s.poll_transmit(), None);
+        s.handle_timeout(t1 + ms(20));
+        assert_eq!(drain_tx(&mut s), [ack(4)]);
+
+        // 32 waiting frames are ACKed at once.
+        let t2 = t1 + ms(100);
+        for seq in 5..=36 {
+            s.handle_text(&msg(seq, "{}"), t2);
+        }
+        assert_eq!(drain_tx(&mut s), [ack(36)]);
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
     fn session_server_acks_coalesced_in_next_poll() {
         let now = Instant::now();
-        let mut s = established_server(SessionConfig::server(), now);
+        let mut s = established_server(eager_server(), now);
         for seq in 1..=3 {
             s.handle_text(&msg(seq, r#"{"x":1}"#), now);
         }
@@ -1259,7 +1318,7 @@ mod tests {
         let server = SessionConfig {
             ack_delay: ms(60_000),
             ack_every: 1000,
-            ..SessionConfig::server()
+            ..eager_server()
         };
         let mut net = Net::with(quiet_client(), server);
         net.connect();
@@ -1348,7 +1407,7 @@ mod tests {
         assert_eq!(c.last_received(), 1);
         assert_eq!(c.poll_transmit(), None);
 
-        let mut s = established_server(SessionConfig::server(), now);
+        let mut s = established_server(eager_server(), now);
         s.handle_text(&msg(2, "{}"), now);
         let ev = drain_events(&mut s);
         assert!(messages(&ev).is_empty());
@@ -1367,7 +1426,7 @@ mod tests {
         assert_failed(&ev, CloseCode::WrongSeq);
 
         // A `close` is checked the same way.
-        let mut s = established_server(SessionConfig::server(), now);
+        let mut s = established_server(eager_server(), now);
         s.handle_text(&msg(1, "{}"), now);
         s.handle_text(&close_frame(1), now);
         let ev = drain_events(&mut s);
@@ -1547,7 +1606,7 @@ mod tests {
         assert_eq!(drain_tx(&mut c), [lastrx(0)]);
 
         // A server never accepts `error` from a client.
-        let mut s = established_server(SessionConfig::server(), now);
+        let mut s = established_server(eager_server(), now);
         s.handle_text(r#"{"type":"error"}"#, now);
         assert_failed(&drain_events(&mut s), CloseCode::ServerError);
     }
@@ -1583,7 +1642,7 @@ mod tests {
 
         let bytes = SessionConfig {
             max_unacked_bytes: 10,
-            ..SessionConfig::server()
+            ..eager_server()
         };
         let mut s = established_server(bytes, now);
         assert_eq!(s.send(p("123456"), now), Ok(1));
@@ -1621,7 +1680,7 @@ mod tests {
             r#"{"seq":1}"#,
         ];
         for text in bad {
-            let mut s = established_server(SessionConfig::server(), now);
+            let mut s = established_server(eager_server(), now);
             s.handle_text(text, now);
             let ev = drain_events(&mut s);
             assert_failed(&ev, CloseCode::ServerError);
@@ -1640,7 +1699,7 @@ mod tests {
     fn session_protocol_violations_fail_with_server_error() {
         let now = Instant::now();
         // Server: msg before the client's lastrx.
-        let mut s = Session::new(SessionConfig::server(), Some(SID.to_owned()), now);
+        let mut s = Session::new(eager_server(), Some(SID.to_owned()), now);
         s.transport_up(now);
         s.handle_text(&msg(1, "{}"), now);
         let ev = drain_events(&mut s);
@@ -1652,7 +1711,7 @@ mod tests {
             "the queued id is dropped with the transport"
         );
         // ...but an ACK before lastrx is fine.
-        let mut s = Session::new(SessionConfig::server(), Some(SID.to_owned()), now);
+        let mut s = Session::new(eager_server(), Some(SID.to_owned()), now);
         s.transport_up(now);
         s.handle_text(&ack(0), now);
         assert!(drain_events(&mut s).is_empty());
@@ -1673,7 +1732,7 @@ mod tests {
             ),
         ];
         for (what, texts) in cases {
-            let mut s = established_server(SessionConfig::server(), now);
+            let mut s = established_server(eager_server(), now);
             for t in texts {
                 s.handle_text(t, now);
             }
@@ -1744,7 +1803,7 @@ mod tests {
         assert_eq!(drain_tx(&mut c), [ack(1), msg(3, r#"{"name":"__ping"}"#)]);
         assert_eq!(c.poll_timeout(), Some(t0 + ms(6000)));
 
-        let mut idle = established_server(SessionConfig::server(), t0);
+        let mut idle = established_server(eager_server(), t0);
         assert_eq!(idle.poll_timeout(), None);
         assert_eq!(idle.poll_transmit(), None);
         assert!(idle.poll_event().is_none());

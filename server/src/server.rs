@@ -122,6 +122,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, String> {
             readers: 2,
             max_batch: 512,
             queue: 65536,
+            commit_window: config.commit_window,
         },
         config.msg_rate,
         config.session_queue,

@@ -1239,3 +1239,127 @@ async fn a_slow_session_is_closed_without_slowing_others() {
         .await;
     assert_eq!(last["object"]["payload"]["object"]["text"], "still here");
 }
+
+/// sendMessage takes its seqs from the writer's memory and writes the conversation row once per
+/// batch; every other write reads the row. Pipelined so that they share batches: sends from two
+/// users, refused sends (before and at the permission check), an edit of the conversation, an
+/// edit of a message, a read mark. Every accepted write must get its own seq, the sequence must
+/// have no gap, and the conversation row must agree with it.
+#[tokio::test]
+async fn pipelined_sends_and_other_writes_share_one_gap_free_sequence() {
+    pipelined_writes(start_msg().await).await;
+}
+
+/// The same with a 5 ms group commit window: batches are bigger, nothing else changes.
+#[tokio::test]
+async fn pipelined_writes_with_a_commit_window() {
+    let ts = start_with(|a| {
+        a.msg_rate_per_second = Some(0);
+        a.msg_rate_per_minute = Some(0);
+        a.commit_window_us = Some(5_000);
+    })
+    .await;
+    pipelined_writes(ts).await;
+}
+
+async fn pipelined_writes(ts: TestServer) {
+    let mut a = Chat::login(&ts, "user1").await;
+    let mut b = Chat::login(&ts, "user2").await;
+    let mut c = Chat::login(&ts, "user3").await;
+    let (conv, _) = a
+        .create(
+            json!({"participants": [{"user_id": U2, "flags": 7}, {"user_id": U3, "flags": 2}],
+                       "title": "Busy"}),
+        )
+        .await;
+    let first = a.say(&conv, "first").await;
+    let first_uuid = first["object"]["uuid"].as_str().unwrap().to_owned();
+    let mut accepted = Vec::new();
+    let mut refused = Vec::new();
+    for round in 0..20 {
+        for i in 0..5 {
+            accepted.push(
+                a.send(
+                    "sendMessage",
+                    json!({"text": format!("a{round}.{i}"), "conversation": conv, "payload": []}),
+                )
+                .await,
+            );
+        }
+        // Refused: an empty message (before any seq is taken).
+        refused.push(
+            a.send(
+                "sendMessage",
+                json!({"text": "", "conversation": conv, "payload": []}),
+            )
+            .await,
+        );
+        if round % 5 == 0 {
+            accepted.push(
+                a.send(
+                    "editConversation",
+                    json!({"uuid": conv, "title": format!("Busy {round}")}),
+                )
+                .await,
+            );
+            accepted.push(
+                a.send("editMessage", json!({"uuid": first_uuid, "conversation": conv, "text": format!("first {round}"), "payload": []}))
+                    .await,
+            );
+        }
+        let _ = a
+            .send("isRead", json!({"conversation": conv, "seq": 2}))
+            .await;
+    }
+    let mut b_sends = Vec::new();
+    for i in 0..20 {
+        b_sends.push(
+            b.send(
+                "sendMessage",
+                json!({"text": format!("b{i}"), "conversation": conv, "payload": []}),
+            )
+            .await,
+        );
+    }
+    // user3 may not write: refused at the permission check, no seq.
+    let c_send = c
+        .send(
+            "sendMessage",
+            json!({"text": "no", "conversation": conv, "payload": []}),
+        )
+        .await;
+    let mut seqs = vec![1, 2];
+    for u in &accepted {
+        let r = a.reply(u).await;
+        assert!(r["event"] != "onError", "{r}");
+        seqs.push(r["payload"]["seq"].as_u64().unwrap());
+    }
+    for u in &refused {
+        let r = a.reply(u).await;
+        assert_eq!(r["event"], "onError", "{r}");
+    }
+    for u in &b_sends {
+        let r = b.reply(u).await;
+        assert_eq!(r["event"], "onSendMessage", "{r}");
+        seqs.push(r["payload"]["seq"].as_u64().unwrap());
+    }
+    let r = c.reply(&c_send).await;
+    assert_eq!(r["event"], "onError", "{r}");
+    assert_eq!(r["payload"]["code"], 12, "{r}");
+    seqs.sort_unstable();
+    let n = seqs.len() as u64;
+    assert_eq!(seqs, (1..=n).collect::<Vec<_>>(), "one seq each, no gap");
+    // The conversation row agrees, and the next write continues the sequence.
+    let g = c
+        .call_ok(
+            "getConversation",
+            json!({"uuid": conv}),
+            "onGetConversation",
+        )
+        .await;
+    assert_eq!(g["seq"], n, "{g}");
+    assert_eq!(g["object"]["title"], "Busy 15");
+    c.call_err("isRead", json!({"conversation": conv, "seq": n + 1}), 24)
+        .await;
+    assert_eq!(b.say(&conv, "next").await["seq"], n + 1);
+}

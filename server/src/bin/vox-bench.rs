@@ -14,6 +14,9 @@
 //! worker (`TOKIO_WORKER_THREADS=1`, NATS: `GOMAXPROCS=1`), this generator to CPU 1 on a
 //! single-threaded runtime. Targets: `vox` (acknowledged = committed, `synchronous=FULL`),
 //! `vox-nofsync` (persistence off: `--no-fsync`), `nats` (`nats-server`, core pub/sub).
+//! `--commit-window-us N` passes the server's group commit window (default 0: off).
+//! `VOX_BENCH_TRACE=FILE` writes a sample of (sent at, latency) pairs per target to `FILE.<target>`
+//! (1 in 64 messages, every member's delivery), to see whether slow deliveries cluster in time.
 //!
 //! Printed per target: deliveries/s sustained over the window (a delivery is one
 //! `onSendMessage` / `MSG` frame read by one member, the sender's own reply included), the
@@ -36,6 +39,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 static T0: OnceLock<Instant> = OnceLock::new();
 
+/// `VOX_BENCH_TRACE=FILE`: a sample of (sent at ns, latency ns) pairs, written after each run
+/// (to find what the slow deliveries have in common, e.g. a period).
+static TRACE: OnceLock<std::sync::Mutex<Vec<(u64, u64)>>> = OnceLock::new();
+
 fn now_ns() -> u64 {
     T0.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
@@ -51,6 +58,7 @@ struct Opts {
     server_bin: String,
     idle: usize,
     pin: bool,
+    commit_window_us: u64,
 }
 
 fn parse_args() -> Opts {
@@ -68,6 +76,7 @@ fn parse_args() -> Opts {
             .unwrap_or_else(|| "vox-messenger-server".into()),
         idle: 0,
         pin: true,
+        commit_window_us: 0,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -76,6 +85,9 @@ fn parse_args() -> Opts {
         match args[i].as_str() {
             "--members" => o.members = v.parse().expect("--members N"),
             "--senders" => o.senders = v.parse().expect("--senders N"),
+            "--commit-window-us" => {
+                o.commit_window_us = v.parse().expect("--commit-window-us MICROSECONDS")
+            }
             "--rate" => o.rate = v.parse().expect("--rate msgs/s"),
             "--secs" => o.secs = v.parse().expect("--secs S"),
             "--warmup" => o.warmup = v.parse().expect("--warmup S"),
@@ -402,6 +414,7 @@ fn start_server(o: &Opts, durable: bool) -> Server {
     // This generator shares its core with whatever else runs on the machine; a stall of 0.4 s
     // would otherwise get a member closed for not ACKing (the default bound, 4096 frames).
     .args(["--max-unacked-frames", "65536", "--session-queue", "65536"])
+    .args(["--commit-window-us", &o.commit_window_us.to_string()])
     .arg("--db")
     .arg(dir.join("bench.sqlite3"))
     .env("TOKIO_WORKER_THREADS", "1")
@@ -606,6 +619,11 @@ async fn vox_member_loop(
                         if run.measuring.load(Ordering::Relaxed) {
                             run.deliveries.fetch_add(1, Ordering::Relaxed);
                             recv.add(lat);
+                            if let Some(t) = TRACE.get()
+                                && sent_at % 64 == 0
+                            {
+                                t.lock().unwrap().push((sent_at, lat));
+                            }
                             if mine {
                                 ack.add(lat);
                             }
@@ -614,7 +632,9 @@ async fn vox_member_loop(
                 } else if event.starts_with(r#"onError""#) {
                     run.errors.fetch_add(1, Ordering::Relaxed);
                 }
-                if unacked >= 32 {
+                // As the Web SDK: a cumulative ACK after 50 un-ACKed frames (its 5 s timer
+                // never matters at these rates).
+                if unacked >= 50 {
                     unacked = 0;
                     out.push_back(format!(r#"{{"type":"ack","seq":{}}}"#, m.last_rx));
                 }
@@ -634,10 +654,6 @@ async fn vox_member_loop(
                     if run.measuring.load(Ordering::Relaxed) {
                         run.sent.fetch_add(1, Ordering::Relaxed);
                     }
-                }
-                if unacked > 0 {
-                    unacked = 0;
-                    out.push_back(format!(r#"{{"type":"ack","seq":{}}}"#, m.last_rx));
                 }
             }
         }
@@ -881,6 +897,10 @@ fn main() {
         pin_self(1);
     }
     let _ = now_ns();
+    let trace_file = std::env::var("VOX_BENCH_TRACE").ok();
+    if trace_file.is_some() {
+        let _ = TRACE.set(std::sync::Mutex::new(Vec::new()));
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -903,6 +923,12 @@ fn main() {
                 other => panic!("unknown target {other}"),
             };
             print_report(&r);
+            if let (Some(f), Some(t)) = (&trace_file, TRACE.get()) {
+                let mut samples = std::mem::take(&mut *t.lock().unwrap());
+                samples.sort_unstable();
+                let text: String = samples.iter().map(|(s, l)| format!("{s} {l}\n")).collect();
+                std::fs::write(format!("{f}.{}", r.name), text).expect("write the trace");
+            }
             reports.push(r);
         }
         if let Some(n) = reports.iter().find(|r| r.name == "nats") {

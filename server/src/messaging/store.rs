@@ -118,6 +118,9 @@ pub struct StoreOptions {
     pub readers: usize,
     pub max_batch: usize,
     pub queue: usize,
+    /// Group commit window: a batch starts at least this long after the previous one started
+    /// (zero: at once). See `--commit-window-us`.
+    pub commit_window: Duration,
 }
 
 /// The messaging store: a writer thread and a read pool.
@@ -211,8 +214,10 @@ impl MsgStore {
             conn: writer,
             publisher: ptx,
             members: HashMap::new(),
+            hot: HotConvs::default(),
             poisoned: poisoned.clone(),
             max_batch: opts.max_batch.max(1),
+            commit_window: opts.commit_window,
             last_prune: 0,
             dedup,
         };
@@ -321,16 +326,31 @@ struct Writer {
     members: HashMap<i64, Members>,
     poisoned: Arc<AtomicBool>,
     max_batch: usize,
+    commit_window: Duration,
     /// When the request log was last pruned (UNIX seconds).
     last_prune: i64,
     /// The request log's index, in memory (see [`Dedup`]).
     dedup: Dedup,
+    /// `sendMessage`'s conversation ids and seqs (see [`HotConvs`]).
+    hot: HotConvs,
 }
 
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<WriteJob>) {
         let mut batch: Vec<WriteJob> = Vec::with_capacity(self.max_batch);
+        let mut last_start = std::time::Instant::now();
         while let Some(first) = rx.blocking_recv() {
+            if !self.commit_window.is_zero() {
+                // Group commit window: under load, let the next batch gather for the rest of
+                // the window (a paced start, not a synchronisation: nothing waits on a flag);
+                // after a quiet spell the window is long over and the batch starts at once.
+                let open_until = last_start + self.commit_window;
+                let now = std::time::Instant::now();
+                if open_until > now {
+                    std::thread::sleep(open_until - now);
+                }
+                last_start = std::time::Instant::now();
+            }
             batch.push(first);
             while batch.len() < self.max_batch {
                 match rx.try_recv() {
@@ -375,11 +395,15 @@ impl Writer {
                 }
             }
             for job in batch.iter() {
+                if !matches!(&job.op, WriteOp::Request(Request::SendMessage(_))) {
+                    self.hot.flush_and_forget(&tx)?;
+                }
+                self.hot.begin_job();
                 let sp = tx.savepoint()?;
                 // A bug in a handler must not take the writer (and every later write) down:
                 // a panicking job is refused with 500 and rolled back like any refused job.
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    execute(&sp, &mut self.members, &mut self.dedup, job)
+                    execute(&sp, &mut self.members, &mut self.hot, &mut self.dedup, job)
                 }))
                 .unwrap_or_else(|_| {
                     tracing::error!("a messaging write panicked; refused with 500");
@@ -392,6 +416,7 @@ impl Writer {
                     }
                     Err(e) => {
                         drop(sp); // rolls the job back: no trace, no seq
+                        self.hot.undo_job();
                         if e.code == ErrorCode::Internal {
                             self.members.clear();
                         }
@@ -399,6 +424,7 @@ impl Writer {
                     }
                 }
             }
+            self.hot.flush(&tx)?;
             executed = std::time::Instant::now();
             tx.commit()
         })();
@@ -419,6 +445,7 @@ impl Writer {
                 tracing::error!(error = %e, "messaging commit failed; refusing further writes until restart");
                 self.poisoned.store(true, Ordering::Release);
                 self.members.clear();
+                self.hot = HotConvs::default();
                 batch
                     .iter()
                     .map(|_| Err(ErrorCode::Internal.into()))
@@ -657,6 +684,7 @@ fn record_request(
 fn execute(
     conn: &Connection,
     members: &mut HashMap<i64, Members>,
+    hot: &mut HotConvs,
     dedup: &mut Dedup,
     job: &WriteJob,
 ) -> Res<Vec<Publish>> {
@@ -669,17 +697,18 @@ fn execute(
             return recorded_replies(conn, rec);
         }
         TAKEN.with(|t| t.borrow_mut().clear());
-        let publishes = execute_once(conn, members, job)?;
+        let publishes = execute_once(conn, members, hot, job)?;
         let taken = TAKEN.with(|t| std::mem::take(&mut *t.borrow_mut()));
         record_request(conn, dedup, c.user_id, &i.request_uuid, &taken, now())?;
         return Ok(publishes);
     }
-    execute_once(conn, members, job)
+    execute_once(conn, members, hot, job)
 }
 
 fn execute_once(
     conn: &Connection,
     members: &mut HashMap<i64, Members>,
+    hot: &mut HotConvs,
     job: &WriteJob,
 ) -> Res<Vec<Publish>> {
     let c = job.caller;
@@ -692,7 +721,7 @@ fn execute_once(
         (WriteOp::Request(req), Some(c)) => {
             use Request as Q;
             match req {
-                Q::SendMessage(r) => send_message(conn, members, &c, r, ts),
+                Q::SendMessage(r) => send_message(conn, members, hot, &c, r, ts),
                 Q::EditMessage(r) => edit_message(conn, members, &c, r, ts),
                 Q::RemoveMessage(r) => remove_message(conn, members, &c, r, ts),
                 Q::IsRead(r) => is_read(conn, members, &c, r, ts),
@@ -1630,7 +1659,7 @@ fn live_id(conn: &Connection, uuid: &str) -> Res<(i64, u64)> {
 }
 
 /// Validate text and payload of a new or edited message; returns the payload's JSON.
-fn check_message(text: &Option<String>, payload: &Option<Vec<JsonObject>>) -> Res<String> {
+fn check_message(text: &Option<String>, payload: &Option<Vec<JsonObject>>) -> Res<()> {
     if let Some(t) = text
         && t.chars().count() > MAX_TEXT_CHARS
     {
@@ -1638,24 +1667,26 @@ fn check_message(text: &Option<String>, payload: &Option<Vec<JsonObject>>) -> Re
     }
     let empty_payload = Vec::new();
     let p = payload.as_ref().unwrap_or(&empty_payload);
-    let json = check_size("message payload", p, MAX_MESSAGE_PAYLOAD)?;
-    if text.as_deref().unwrap_or("").is_empty() && p.is_empty() {
+    if !p.is_empty() {
+        check_size("message payload", p, MAX_MESSAGE_PAYLOAD)?;
+    } else if text.as_deref().unwrap_or("").is_empty() {
         return Err(Reject::new(
             ErrorCode::General,
             "A message needs a text or a payload.",
         ));
     }
-    Ok(json)
+    Ok(())
 }
 
 fn send_message(
     conn: &Connection,
     cache: &mut HashMap<i64, Members>,
+    hot: &mut HotConvs,
     c: &Caller,
     r: &SendMessage,
     ts: i64,
 ) -> Res<Vec<Publish>> {
-    let (conv, _) = live_id(conn, &r.conversation)?;
+    let conv = hot.live(conn, &r.conversation)?;
     let m = members_of(conn, cache, conv)?;
     if !has(member_flags(&m, c.user_id)?, Permissions::WRITE) {
         return Err(Reject::new(
@@ -1663,30 +1694,169 @@ fn send_message(
             "Sending needs the can_write permission.",
         ));
     }
-    let payload_json = check_message(&r.text, &r.payload)?;
-    let uuid = uuid::Uuid::now_v7().to_string();
-    let (seq, payload) = seq_event(conn, conv, ts, EventName::SendMessage, |_| {
-        Ok(EventPayload::new(
-            c.user_id,
-            Action::SendMessage,
-            Message {
-                uuid: uuid.clone(),
-                conversation: r.conversation.clone(),
-                text: r.text.clone(),
-                payload: Some(r.payload.clone().unwrap_or_default()),
-            },
-        ))
-    })?;
+    check_message(&r.text, &r.payload)?;
+    let uuid = new_message_uuid(ts);
+    let seq = hot.next_seq(conv, ts);
+    let payload = EventPayload::new(
+        c.user_id,
+        Action::SendMessage,
+        Message {
+            uuid: uuid.clone(),
+            conversation: r.conversation.clone(),
+            text: r.text.clone(),
+            payload: Some(r.payload.clone().unwrap_or_default()),
+        },
+    )
+    .with_seq(seq)
+    .with_timestamp(ts)
+    .to_raw();
+    store_event(conn, conv, seq, EventName::SendMessage, &payload)?;
+    TAKEN.with(|t| t.borrow_mut().push((conv, seq)));
     conn.prepare_cached(
-        "INSERT INTO messages (uuid, conv_id, seq, sender_id, text, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO messages (uuid, conv_id, seq, sender_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![uuid, conv, seq as i64, c.user_id as i64, r.text, payload_json, ts])?;
+    .execute(params![uuid, conv, seq as i64, c.user_id as i64, ts])?;
     Ok(vec![Publish::new(
         EventName::SendMessage,
         payload,
         m.iter().map(|x| x.0).collect(),
         true,
     )])
+}
+
+/// A new message's UUID: version 7 (time-ordered, so the `messages` index grows at its end),
+/// its random bits from the thread's user-space generator rather than a `getrandom` system call
+/// per message.
+fn new_message_uuid(ts_secs: i64) -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or((ts_secs.max(0) as u64) * 1000);
+    let bits: [u8; 10] = rand::random();
+    uuid::Builder::from_unix_timestamp_millis(millis, &bits)
+        .into_uuid()
+        .to_string()
+}
+
+/// What `sendMessage` needs of its conversations, kept by the writer between jobs so that a
+/// message costs no `SELECT` and no `UPDATE` of the conversation row: uuid → id for live
+/// conversations, and the last seq taken. The seqs taken are written to the rows once per
+/// conversation per batch ([`HotConvs::flush`]), inside the same transaction, before the commit.
+///
+/// Only `sendMessage` uses it. Every other job flushes it and forgets it first (they read and
+/// write conversation rows themselves), and a `sendMessage` that fails after taking a seq gives
+/// it back ([`HotConvs::undo_job`]) as its savepoint rolls back: the cache never holds a seq the
+/// database would not.
+#[derive(Default)]
+struct HotConvs {
+    ids: HashMap<String, i64>,
+    convs: HashMap<i64, HotConv>,
+    /// Conversations whose `last_seq` changed since the last flush.
+    dirty: Vec<i64>,
+    /// `(conversation, its state before)` for each seq taken by the current job.
+    undo: Vec<(i64, HotConv)>,
+}
+
+#[derive(Clone, Copy)]
+struct HotConv {
+    last_seq: u64,
+    last_update: i64,
+    dirty: bool,
+}
+
+impl HotConvs {
+    /// The id of live conversation `uuid` (8 if unknown, 9 if removed).
+    fn live(&mut self, conn: &Connection, uuid: &str) -> Res<i64> {
+        if let Some(&id) = self.ids.get(uuid) {
+            return Ok(id);
+        }
+        let mut st = conn.prepare_cached(
+            "SELECT id, removed, last_seq, last_update FROM conversations WHERE uuid = ?1",
+        )?;
+        let row = st
+            .query_row([uuid], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)? != 0,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
+            .optional()?;
+        match row {
+            None => fail(ErrorCode::ConversationNotFound),
+            Some((_, true, _, _)) => fail(ErrorCode::ConversationDeleted),
+            Some((id, false, last_seq, last_update)) => {
+                if self.ids.len() >= 10_000 && self.dirty.is_empty() && self.undo.is_empty() {
+                    self.ids.clear();
+                    self.convs.clear();
+                }
+                self.ids.insert(uuid.to_owned(), id);
+                self.convs.entry(id).or_insert(HotConv {
+                    last_seq,
+                    last_update,
+                    dirty: false,
+                });
+                Ok(id)
+            }
+        }
+    }
+
+    /// Take the next seq of conversation `id` (loaded by [`HotConvs::live`]).
+    fn next_seq(&mut self, id: i64, ts: i64) -> u64 {
+        let c = self
+            .convs
+            .get_mut(&id)
+            .expect("HotConvs::live loads a conversation before its seqs are taken");
+        self.undo.push((id, *c));
+        if !c.dirty {
+            c.dirty = true;
+            self.dirty.push(id);
+        }
+        c.last_seq += 1;
+        c.last_update = ts;
+        c.last_seq
+    }
+
+    /// A job starts: nothing to give back yet.
+    fn begin_job(&mut self) {
+        self.undo.clear();
+    }
+
+    /// The current job was rolled back: give back the seqs it took.
+    fn undo_job(&mut self) {
+        while let Some((id, before)) = self.undo.pop() {
+            if let Some(c) = self.convs.get_mut(&id) {
+                *c = before;
+            }
+        }
+        // A conversation may stay listed as dirty with nothing to write: flushing it writes
+        // the values it already has.
+    }
+
+    /// Write the taken seqs to the conversation rows (in the current transaction).
+    fn flush(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        for id in self.dirty.drain(..) {
+            if let Some(c) = self.convs.get_mut(&id)
+                && c.dirty
+            {
+                conn.prepare_cached(
+                    "UPDATE conversations SET last_seq = ?2, last_update = ?3 WHERE id = ?1",
+                )?
+                .execute(params![id, c.last_seq as i64, c.last_update])?;
+                c.dirty = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flush, then forget everything (another kind of job is about to touch conversation rows).
+    fn flush_and_forget(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        self.flush(conn)?;
+        self.ids.clear();
+        self.convs.clear();
+        Ok(())
+    }
 }
 
 /// The message row `(sender, removed)` of `uuid` in conversation `conv` (10 if absent, 11 if removed).
@@ -1728,11 +1898,9 @@ fn edit_message(
             "Editing needs can_edit (own messages) or can_edit_all.",
         ));
     }
-    let payload_json = check_message(&r.text, &r.payload)?;
-    conn.prepare_cached(
-        "UPDATE messages SET text = ?2, payload = ?3, edited_at = ?4 WHERE uuid = ?1",
-    )?
-    .execute(params![r.uuid, r.text, payload_json, ts])?;
+    check_message(&r.text, &r.payload)?;
+    conn.prepare_cached("UPDATE messages SET edited_at = ?2 WHERE uuid = ?1")?
+        .execute(params![r.uuid, ts])?;
     let (seq, payload) = seq_event(conn, conv, ts, EventName::EditMessage, |_| {
         Ok(EventPayload::new(
             c.user_id,
@@ -1817,10 +1985,8 @@ fn remove_message(
         ));
     }
     scrub_message(conn, conv, &r.uuid)?;
-    conn.prepare_cached(
-        "UPDATE messages SET removed = 1, edited_at = ?2, text = NULL, payload = '[]' WHERE uuid = ?1",
-    )?
-    .execute(params![r.uuid, ts])?;
+    conn.prepare_cached("UPDATE messages SET removed = 1, edited_at = ?2 WHERE uuid = ?1")?
+        .execute(params![r.uuid, ts])?;
     let (_, payload) = seq_event(conn, conv, ts, EventName::RemoveMessage, |_| {
         Ok(EventPayload::new(
             c.user_id,

@@ -52,6 +52,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_message_edits.sql",
         include_str!("../../migrations/0004_message_edits.sql"),
     ),
+    (
+        "0005_message_index.sql",
+        include_str!("../../migrations/0005_message_index.sql"),
+    ),
 ];
 
 /// The schema version (`PRAGMA user_version`) this build writes: the number of migrations.

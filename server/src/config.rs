@@ -89,13 +89,17 @@ pub struct ServeArgs {
     /// lose acknowledged changes).
     #[arg(long, env = "VOX_NO_FSYNC")]
     pub no_fsync: bool,
-    /// Group commit window in microseconds (0 = off, the default): a write batch starts at
+    /// Group commit window in microseconds (default 2000; 0 = off): a write batch starts at
     /// least this long after the previous one started, so that under load each commit and each
-    /// session's write carry more messages (less CPU per delivery, more latency). An idle
-    /// server is not slowed: a write arriving after a quiet spell starts at once.
+    /// session's write carry more messages (less CPU per delivery, fewer fsyncs, up to this much
+    /// more latency). A quiet server is not slowed: a write arriving after a pause starts at once.
     #[arg(long, env = "VOX_COMMIT_WINDOW_US")]
     pub commit_window_us: Option<u64>,
 }
+
+/// See [`ServeArgs::commit_window_us`]. Measured with `vox-bench` (N=100, R=10k, same window
+/// of time): 0 → 0.92 µs server CPU per delivery, p99 32 ms durable; 3000 → 0.76 µs, p99 11 ms.
+pub const DEFAULT_COMMIT_WINDOW_US: u64 = 2000;
 
 /// The same keys, read from the TOML file.
 #[derive(Debug, Default, Deserialize)]
@@ -316,7 +320,7 @@ impl Config {
             commit_window: std::time::Duration::from_micros(
                 args.commit_window_us
                     .or(file.commit_window_us)
-                    .unwrap_or(0)
+                    .unwrap_or(DEFAULT_COMMIT_WINDOW_US)
                     .min(1_000_000),
             ),
             data_dir,

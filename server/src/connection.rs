@@ -441,7 +441,13 @@ impl Connection {
 
     async fn send_payload_at(&mut self, payload: Arc<str>, now: std::time::Instant) {
         if let Err(e) = self.session.send(payload, now) {
-            tracing::warn!(conn = %self.id, error = %e, "closing connection: cannot queue more frames");
+            if matches!(e, vox_protocol::session::SessionError::Closed) {
+                // The close handshake has begun (server shutdown, or the client's close): what
+                // is left reaches the client through retransmitEvents once it is back.
+                tracing::debug!(conn = %self.id, "event not sent: the session is closing");
+            } else {
+                tracing::warn!(conn = %self.id, error = %e, "closing connection: cannot queue more frames");
+            }
             self.detach(Some(Drop {
                 code: CloseCode::ServerError.as_u16(),
                 reason: e.to_string(),

@@ -1247,10 +1247,18 @@ async fn a_slow_session_is_closed_without_slowing_others() {
 /// have no gap, and the conversation row must agree with it.
 #[tokio::test]
 async fn pipelined_sends_and_other_writes_share_one_gap_free_sequence() {
-    pipelined_writes(start_msg().await).await;
+    // No commit window: batches are whatever is queued when the writer looks.
+    let ts = start_with(|a| {
+        a.msg_rate_per_second = Some(0);
+        a.msg_rate_per_minute = Some(0);
+        a.commit_window_us = Some(0);
+    })
+    .await;
+    pipelined_writes(ts).await;
 }
 
-/// The same with a 5 ms group commit window: batches are bigger, nothing else changes.
+/// The same with a 5 ms group commit window (the default is 2 ms): batches are bigger, nothing
+/// else changes.
 #[tokio::test]
 async fn pipelined_writes_with_a_commit_window() {
     let ts = start_with(|a| {

@@ -14,7 +14,7 @@
 //! worker (`TOKIO_WORKER_THREADS=1`, NATS: `GOMAXPROCS=1`), this generator to CPU 1 on a
 //! single-threaded runtime. Targets: `vox` (acknowledged = committed, `synchronous=FULL`),
 //! `vox-nofsync` (persistence off: `--no-fsync`), `nats` (`nats-server`, core pub/sub).
-//! `--commit-window-us N` passes the server's group commit window (default 0: off).
+//! `--commit-window-us N` sets the server's group commit window (default: the server's, 2000).
 //! `VOX_BENCH_TRACE=FILE` writes a sample of (sent at, latency) pairs per target to `FILE.<target>`
 //! (1 in 64 messages, every member's delivery), to see whether slow deliveries cluster in time.
 //!
@@ -58,7 +58,7 @@ struct Opts {
     server_bin: String,
     idle: usize,
     pin: bool,
-    commit_window_us: u64,
+    commit_window_us: Option<u64>,
 }
 
 fn parse_args() -> Opts {
@@ -76,7 +76,7 @@ fn parse_args() -> Opts {
             .unwrap_or_else(|| "vox-messenger-server".into()),
         idle: 0,
         pin: true,
-        commit_window_us: 0,
+        commit_window_us: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -86,7 +86,7 @@ fn parse_args() -> Opts {
             "--members" => o.members = v.parse().expect("--members N"),
             "--senders" => o.senders = v.parse().expect("--senders N"),
             "--commit-window-us" => {
-                o.commit_window_us = v.parse().expect("--commit-window-us MICROSECONDS")
+                o.commit_window_us = Some(v.parse().expect("--commit-window-us MICROSECONDS"))
             }
             "--rate" => o.rate = v.parse().expect("--rate msgs/s"),
             "--secs" => o.secs = v.parse().expect("--secs S"),
@@ -414,7 +414,11 @@ fn start_server(o: &Opts, durable: bool) -> Server {
     // This generator shares its core with whatever else runs on the machine; a stall of 0.4 s
     // would otherwise get a member closed for not ACKing (the default bound, 4096 frames).
     .args(["--max-unacked-frames", "65536", "--session-queue", "65536"])
-    .args(["--commit-window-us", &o.commit_window_us.to_string()])
+    .args(
+        o.commit_window_us
+            .map(|w| vec!["--commit-window-us".to_owned(), w.to_string()])
+            .unwrap_or_default(),
+    )
     .arg("--db")
     .arg(dir.join("bench.sqlite3"))
     .env("TOKIO_WORKER_THREADS", "1")

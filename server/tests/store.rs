@@ -572,3 +572,63 @@ async fn user_json_hides_secrets() {
         serde_json::json!({"user": "user1", "app": "app", "account": "acc"})
     );
 }
+
+/// A database written by the previous schema (4: messages kept a copy of text and payload) is
+/// upgraded in place: the message rows stay, their copies of the words are gone.
+#[tokio::test]
+async fn version_4_database_upgrades_keeping_its_messages() {
+    let (_dir, path) = db();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in [
+            include_str!("../migrations/0001_init.sql"),
+            include_str!("../migrations/0002_messaging.sql"),
+            include_str!("../migrations/0003_request_dedup.sql"),
+            include_str!("../migrations/0004_message_edits.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        // The row alone: its conversation and sender do not matter to this migration.
+        conn.pragma_update(None, "foreign_keys", false).unwrap();
+        conn.execute(
+            "INSERT INTO messages (uuid, conv_id, seq, sender_id, text, payload, created_at) \
+             VALUES ('m-1', 7, 12, 1001, 'hello', '[]', 1700000000)",
+            [],
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 4).unwrap();
+    }
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let row: (String, i64, i64, i64, i64) = conn
+        .query_row(
+            "SELECT uuid, conv_id, seq, sender_id, removed FROM messages",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    assert_eq!(row, ("m-1".to_owned(), 7, 12, 1001, 0));
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('messages') ORDER BY cid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        columns,
+        [
+            "uuid",
+            "conv_id",
+            "seq",
+            "sender_id",
+            "created_at",
+            "edited_at",
+            "removed"
+        ]
+    );
+}

@@ -1658,7 +1658,7 @@ fn live_id(conn: &Connection, uuid: &str) -> Res<(i64, u64)> {
     }
 }
 
-/// Validate text and payload of a new or edited message; returns the payload's JSON.
+/// Validate text and payload of a new or edited message (length, size, not both empty).
 fn check_message(text: &Option<String>, payload: &Option<Vec<JsonObject>>) -> Res<()> {
     if let Some(t) = text
         && t.chars().count() > MAX_TEXT_CHARS

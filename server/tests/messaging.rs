@@ -1248,29 +1248,23 @@ async fn a_slow_session_is_closed_without_slowing_others() {
 #[tokio::test]
 async fn pipelined_sends_and_other_writes_share_one_gap_free_sequence() {
     // No commit window: batches are whatever is queued when the writer looks.
-    let ts = start_with(|a| {
-        a.msg_rate_per_second = Some(0);
-        a.msg_rate_per_minute = Some(0);
-        a.commit_window_us = Some(0);
-    })
-    .await;
-    pipelined_writes(ts).await;
+    pipelined_writes(0).await;
 }
 
 /// The same with a 5 ms group commit window (the default is 2 ms): batches are bigger, nothing
 /// else changes.
 #[tokio::test]
 async fn pipelined_writes_with_a_commit_window() {
+    pipelined_writes(5_000).await;
+}
+
+async fn pipelined_writes(commit_window_us: u64) {
     let ts = start_with(|a| {
         a.msg_rate_per_second = Some(0);
         a.msg_rate_per_minute = Some(0);
-        a.commit_window_us = Some(5_000);
+        a.commit_window_us = Some(commit_window_us);
     })
     .await;
-    pipelined_writes(ts).await;
-}
-
-async fn pipelined_writes(ts: TestServer) {
     let mut a = Chat::login(&ts, "user1").await;
     let mut b = Chat::login(&ts, "user2").await;
     let mut c = Chat::login(&ts, "user3").await;

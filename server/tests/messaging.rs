@@ -1371,9 +1371,11 @@ async fn pipelined_writes(commit_window_us: u64) {
 /// that commits while it runs: 20 000 msgs/s for 20 s once left an 800 MB WAL). Writes until
 /// several checkpoints (every 500 ms) have passed — however fast this machine is — then
 /// compares the WAL's size with what went through it.
+///
+/// (`the_wal_is_not_restarted_early` checks that `--wal-restart-mb` holds restarts back.)
 #[tokio::test]
 async fn the_wal_stays_small_under_steady_writes() {
-    let ts = start_msg().await;
+    let ts = start_msg().await; // default: restart from 1 MiB
     let wal = ts.dir.path().join("test.sqlite3-wal");
     let mut a = Chat::login(&ts, "user1").await;
     let (conv, _) = a
@@ -1407,4 +1409,51 @@ async fn the_wal_stays_small_under_steady_writes() {
             "the WAL keeps growing: {size} bytes after {written} bytes of messages"
         );
     }
+}
+
+/// Below the restart threshold (`--wal-restart-mb`, here 64) the WAL is left alone: restarting
+/// costs the writer a pause, so a smaller WAL keeps growing.
+#[tokio::test]
+async fn the_wal_is_not_restarted_early() {
+    let ts = start_with(|a| {
+        a.msg_rate_per_second = Some(0);
+        a.msg_rate_per_minute = Some(0);
+        a.wal_restart_mb = Some(64);
+    })
+    .await;
+    let wal = ts.dir.path().join("test.sqlite3-wal");
+    let mut a = Chat::login(&ts, "user1").await;
+    let (conv, _) = a
+        .create(json!({"participants": [{"user_id": U2, "flags": 7}], "title": "Small"}))
+        .await;
+    let text = "s".repeat(2000);
+    let mut written = 0usize;
+    let mut size = 0usize;
+    // 12 MiB of messages (~45 MiB of WAL: a 2 000-character message takes ~3.8 KiB of WAL
+    // pages), below the threshold, and several checkpoints long.
+    while written < 12 << 20 {
+        let mut round = Vec::new();
+        for _ in 0..50 {
+            round.push(
+                a.send(
+                    "sendMessage",
+                    json!({"text": text, "conversation": conv, "payload": []}),
+                )
+                .await,
+            );
+        }
+        for u in &round {
+            assert_eq!(a.reply(u).await["event"], "onSendMessage");
+        }
+        written += 50 * text.len();
+        size = std::fs::metadata(&wal)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0);
+    }
+    // A restarted WAL is written again from its start and stops growing: it would hold about
+    // one checkpoint interval's worth, well under twice the messages.
+    assert!(
+        size >= 2 * written,
+        "WAL {size} bytes < 2 × {written} bytes written"
+    );
 }

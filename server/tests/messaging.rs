@@ -1375,32 +1375,9 @@ async fn pipelined_writes(commit_window_us: u64) {
 /// (`the_wal_is_not_restarted_early` checks that `--wal-restart-mb` holds restarts back.)
 #[tokio::test]
 async fn the_wal_stays_small_under_steady_writes() {
-    let ts = start_msg().await; // default: restart from 1 MiB
-    let wal = ts.dir.path().join("test.sqlite3-wal");
-    let mut a = Chat::login(&ts, "user1").await;
-    let (conv, _) = a
-        .create(json!({"participants": [{"user_id": U2, "flags": 7}], "title": "Steady"}))
-        .await;
-    let text = "w".repeat(2000);
-    let mut written = 0usize;
+    let mut w = WalWriter::start(None).await; // default: restart from 1 MiB
     loop {
-        let mut round = Vec::new();
-        for _ in 0..50 {
-            round.push(
-                a.send(
-                    "sendMessage",
-                    json!({"text": text, "conversation": conv, "payload": []}),
-                )
-                .await,
-            );
-        }
-        for u in &round {
-            assert_eq!(a.reply(u).await["event"], "onSendMessage");
-        }
-        written += 50 * text.len();
-        let size = std::fs::metadata(&wal)
-            .map(|m| m.len() as usize)
-            .unwrap_or(0);
+        let (written, size) = w.round().await;
         if written >= 24 << 20 && size <= written / 3 {
             break;
         }
@@ -1415,40 +1392,12 @@ async fn the_wal_stays_small_under_steady_writes() {
 /// costs the writer a pause, so a smaller WAL keeps growing.
 #[tokio::test]
 async fn the_wal_is_not_restarted_early() {
-    let ts = start_with(|a| {
-        a.msg_rate_per_second = Some(0);
-        a.msg_rate_per_minute = Some(0);
-        a.wal_restart_mb = Some(64);
-    })
-    .await;
-    let wal = ts.dir.path().join("test.sqlite3-wal");
-    let mut a = Chat::login(&ts, "user1").await;
-    let (conv, _) = a
-        .create(json!({"participants": [{"user_id": U2, "flags": 7}], "title": "Small"}))
-        .await;
-    let text = "s".repeat(2000);
-    let mut written = 0usize;
-    let mut size = 0usize;
+    let mut w = WalWriter::start(Some(64)).await;
     // 12 MiB of messages (~45 MiB of WAL: a 2 000-character message takes ~3.8 KiB of WAL
     // pages), below the threshold, and several checkpoints long.
+    let (mut written, mut size) = (0, 0);
     while written < 12 << 20 {
-        let mut round = Vec::new();
-        for _ in 0..50 {
-            round.push(
-                a.send(
-                    "sendMessage",
-                    json!({"text": text, "conversation": conv, "payload": []}),
-                )
-                .await,
-            );
-        }
-        for u in &round {
-            assert_eq!(a.reply(u).await["event"], "onSendMessage");
-        }
-        written += 50 * text.len();
-        size = std::fs::metadata(&wal)
-            .map(|m| m.len() as usize)
-            .unwrap_or(0);
+        (written, size) = w.round().await;
     }
     // A restarted WAL is written again from its start and stops growing: it would hold about
     // one checkpoint interval's worth, well under twice the messages.
@@ -1456,4 +1405,58 @@ async fn the_wal_is_not_restarted_early() {
         size >= 2 * written,
         "WAL {size} bytes < 2 × {written} bytes written"
     );
+}
+
+/// A user writing 2 000-character messages into one conversation, 50 pipelined per round.
+struct WalWriter {
+    ts: TestServer,
+    a: Chat,
+    conv: String,
+    written: usize,
+}
+
+impl WalWriter {
+    async fn start(wal_restart_mb: Option<u64>) -> WalWriter {
+        let ts = start_with(|a| {
+            a.msg_rate_per_second = Some(0);
+            a.msg_rate_per_minute = Some(0);
+            a.wal_restart_mb = wal_restart_mb;
+        })
+        .await;
+        let mut a = Chat::login(&ts, "user1").await;
+        let (conv, _) = a
+            .create(json!({"participants": [{"user_id": U2, "flags": 7}], "title": "WAL"}))
+            .await;
+        WalWriter {
+            ts,
+            a,
+            conv,
+            written: 0,
+        }
+    }
+
+    /// One round; returns (message bytes written so far, WAL file size).
+    async fn round(&mut self) -> (usize, usize) {
+        let text = "w".repeat(2000);
+        let mut round = Vec::new();
+        for _ in 0..50 {
+            round.push(
+                self.a
+                    .send(
+                        "sendMessage",
+                        json!({"text": text, "conversation": self.conv, "payload": []}),
+                    )
+                    .await,
+            );
+        }
+        for u in &round {
+            assert_eq!(self.a.reply(u).await["event"], "onSendMessage");
+        }
+        self.written += 50 * text.len();
+        let wal = self.ts.dir.path().join("test.sqlite3-wal");
+        let size = std::fs::metadata(wal)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0);
+        (self.written, size)
+    }
 }

@@ -92,8 +92,11 @@ vox::ClientConfig config(const std::string& server) {
     return cfg;
 }
 
-vox::Client logged_in(const char* user, vox::Digest digest = vox::Digest::Md5) {
-    vox::Client c(config(g_ws));
+vox::Client logged_in(const char* user, vox::Digest digest = vox::Digest::Md5,
+                      std::chrono::milliseconds spacing = 0ms) {
+    vox::ClientConfig cfg = config(g_ws);
+    cfg.request_spacing(spacing);
+    vox::Client c(cfg);
     c.connect().get_within(kWait);
     auto r = c.login(user, "secret", digest).get_within(kWait);
     EXPECT_FALSE(r.display_name.empty());
@@ -634,11 +637,7 @@ TEST(Cancel, PendingConnectFutureAndCallbackForms) {
 TEST(Cancel, QueuedRequestCompletesWithCancelled) {
     // With a 5 s request spacing the second request waits in the client's queue: cancelling it
     // is deterministic.
-    vox::ClientConfig cfg(g_ws);
-    cfg.request_spacing(5000ms);
-    vox::Client a(cfg);
-    a.connect().get_within(kWait);
-    a.login(kUser1, "secret").get_within(kWait);
+    vox::Client a = logged_in(kUser1, vox::Digest::Md5, 5000ms);
     vox::Messenger m = a.messenger();
     auto first = m.get_user_by_name("user2@app.acc");
     auto queued = m.get_user_by_name("user3@app.acc");
@@ -658,11 +657,7 @@ TEST(Cancel, QueuedRequestCompletesWithCancelled) {
 
 TEST(Cancel, ThroughTheConversationsOwnClient) {
     // A queued send (5 s spacing) is cancelled through the client the conversation knows.
-    vox::ClientConfig cfg(g_ws);
-    cfg.request_spacing(5000ms);
-    vox::Client a(cfg);
-    a.connect().get_within(kWait);
-    a.login(kUser1, "secret").get_within(kWait);
+    vox::Client a = logged_in(kUser1, vox::Digest::Md5, 5000ms);
     vox::Messenger m = a.messenger();
     vox::Client b = logged_in(kUser2);
     vox::ConversationConfig cc;

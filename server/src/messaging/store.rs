@@ -181,6 +181,11 @@ fn checkpointer(
             return;
         }
     };
+    // WAL frame = page + 24-byte header.
+    let frame_bytes = 24
+        + conn
+            .pragma_query_value(None, "page_size", |r| r.get::<_, i64>(0))
+            .unwrap_or(4096);
     while alive.upgrade().is_some() {
         // PASSIVE copies what it can without waiting for anyone.
         let started = std::time::Instant::now();
@@ -194,12 +199,9 @@ fn checkpointer(
                     checkpoint_us = started.elapsed().as_micros() as u64,
                     "checkpointed"
                 );
-                let page: i64 = conn
-                    .pragma_query_value(None, "page_size", |r| r.get(0))
-                    .unwrap_or(4096);
                 if wal_frames > 0
                     && copied >= wal_frames
-                    && (wal_frames * (page + 24)) as u64 >= restart_bytes
+                    && (wal_frames * frame_bytes) as u64 >= restart_bytes
                 {
                     catch_up.store(true, Ordering::Release);
                 }

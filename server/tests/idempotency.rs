@@ -7,37 +7,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-/// The `(seq, object)` history of a conversation as `who` retransmits it.
-async fn history(who: &mut Chat, conv: &str) -> Vec<Value> {
-    let g = who
-        .call_ok(
-            "getConversation",
-            json!({"uuid": conv}),
-            "onGetConversation",
-        )
-        .await;
-    let last = g["seq"].as_u64().unwrap();
-    let mut out = Vec::new();
-    let mut from = 1;
-    while from <= last {
-        let u = who
-            .send(
-                "retransmitEvents",
-                json!({"conversation": conv, "events_from": from, "count": 100}),
-            )
-            .await;
-        let head = who.reply(&u).await;
-        let n = head["payload"]["count"].as_u64().unwrap() as usize;
-        let mut frames = vec![head];
-        if n > 1 {
-            frames.extend(who.replies(&u, n - 1).await);
-        }
-        out.extend(frames.into_iter().map(|f| f["payload"]["object"].clone()));
-        from += 100;
-    }
-    out
-}
-
 #[tokio::test]
 async fn a_resent_write_is_executed_once_and_answered_the_same() {
     let ts = start_msg().await;
@@ -123,7 +92,7 @@ async fn a_resent_write_is_executed_once_and_answered_the_same() {
     assert_eq!(other["payload"]["object"]["text"], "mine");
 
     b.quiet().await;
-    let h = history(&mut b, &conv).await;
+    let h = b.history(&conv).await;
     let seqs: Vec<u64> = h
         .iter()
         .map(|e| e["payload"]["seq"].as_u64().unwrap())
@@ -167,7 +136,7 @@ async fn a_resent_write_is_answered_from_the_log_after_a_restart() {
     let pushed = b.expect("onSendMessage").await;
     assert_eq!(pushed["seq"], 3, "B got {pushed}");
     b.quiet().await;
-    let h = history(&mut b, &conv).await;
+    let h = b.history(&conv).await;
     let texts: Vec<&str> = h
         .iter()
         .filter(|e| e["event"] == "onSendMessage")

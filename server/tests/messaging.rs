@@ -1366,6 +1366,66 @@ async fn pipelined_writes(commit_window_us: u64) {
     assert_eq!(b.say(&conv, "next").await["seq"], n + 1);
 }
 
+/// A message that fails after its first write (here: the `messages` row is refused by a trigger
+/// planted in the database, after the event row went in) must leave nothing behind. Messages run
+/// without a savepoint of their own, so the writer rolls the whole batch back: the failing
+/// sender gets 500, no one sees the event, the store refuses further writes (30) until the
+/// server restarts, and after the restart the conversation's seq continues with no gap and no
+/// trace of the failed message.
+#[tokio::test]
+async fn a_message_failing_after_its_first_write_leaves_no_trace() {
+    let ts = start_msg().await;
+    let db = ts.dir.path().join("test.sqlite3");
+    let mut a = Chat::login(&ts, "user1").await;
+    let mut b = Chat::login(&ts, "user2").await;
+    let (conv, _) = a
+        .create(json!({"participants": [{"user_id": U2, "flags": 7}], "title": "Fault"}))
+        .await;
+    assert_eq!(a.say(&conv, "before").await["seq"], 2);
+    assert_eq!(b.expect("onCreateConversation").await["seq"], 1);
+    assert_eq!(b.expect("onSendMessage").await["seq"], 2);
+
+    let planted = rusqlite::Connection::open(&db).unwrap();
+    planted
+        .execute_batch(&format!(
+            "CREATE TRIGGER refuse_user2 BEFORE INSERT ON messages WHEN NEW.sender_id = {U2} \
+             BEGIN SELECT RAISE(ABORT, 'planted fault'); END;"
+        ))
+        .unwrap();
+    let r = b
+        .call(
+            "sendMessage",
+            json!({"text": "boom", "conversation": conv, "payload": []}),
+        )
+        .await;
+    assert_eq!(r["event"], "onError", "{r}");
+    assert_eq!(r["payload"]["code"], 500, "{r}");
+    // Refused from now on, and nothing of "boom" reached A.
+    a.call_err(
+        "sendMessage",
+        json!({"text": "after", "conversation": conv, "payload": []}),
+        30,
+    )
+    .await;
+    a.quiet().await;
+    planted.execute_batch("DROP TRIGGER refuse_user2;").unwrap();
+    drop((a, b, planted));
+
+    let TestServer { srv, dir: _files } = ts;
+    srv.shutdown().await;
+    let ts = start_with(|s| s.db = Some(db)).await;
+    let mut a = Chat::login(&ts, "user1").await;
+    let h = a.history(&conv).await;
+    let seqs: Vec<u64> = h
+        .iter()
+        .map(|e| e["payload"]["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2], "{h:?}");
+    assert_eq!(a.say(&conv, "again").await["seq"], 3);
+    let mut b = Chat::login(&ts, "user2").await;
+    assert_eq!(b.say(&conv, "boom, retried").await["seq"], 4);
+}
+
 /// Under a steady stream of writes the WAL starts over after each background checkpoint instead
 /// of growing with everything ever written (a checkpoint alone never catches up with a writer
 /// that commits while it runs: 20 000 msgs/s for 20 s once left an 800 MB WAL). Writes until

@@ -405,6 +405,38 @@ impl Chat {
         f["payload"].clone()
     }
 
+    /// A conversation's whole event log as this user may see it (`retransmitEvents` from seq 1
+    /// to `getConversation`'s seq, 100 at a time): each event's object, in seq order.
+    pub async fn history(&mut self, conv: &str) -> Vec<Value> {
+        let g = self
+            .call_ok(
+                "getConversation",
+                json!({"uuid": conv}),
+                "onGetConversation",
+            )
+            .await;
+        let last = g["seq"].as_u64().unwrap();
+        let mut out = Vec::new();
+        let mut from = 1;
+        while from <= last {
+            let u = self
+                .send(
+                    "retransmitEvents",
+                    json!({"conversation": conv, "events_from": from, "count": 100}),
+                )
+                .await;
+            let head = self.reply(&u).await;
+            let n = head["payload"]["count"].as_u64().unwrap() as usize;
+            let mut frames = vec![head];
+            if n > 1 {
+                frames.extend(self.replies(&u, n - 1).await);
+            }
+            out.extend(frames.into_iter().map(|f| f["payload"]["object"].clone()));
+            from += 100;
+        }
+        out
+    }
+
     /// Prove that no pushed event is pending: a round trip through this session's queue
     /// (everything queued for it before the answer arrives first).
     pub async fn quiet(&mut self) {

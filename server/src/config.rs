@@ -95,6 +95,14 @@ pub struct ServeArgs {
     /// more latency). A quiet server is not slowed: a write arriving after a pause starts at once.
     #[arg(long, env = "VOX_COMMIT_WINDOW_US")]
     pub commit_window_us: Option<u64>,
+    /// Widest group commit window in microseconds (default: `--commit-window-us`, a fixed
+    /// window). Above it, while the server process uses more than 70 % of the CPU it may run
+    /// on, the window widens by 250 µs every 100 ms up to this, and narrows back below 50 %:
+    /// bigger batches amortise more per-batch work (one socket write per recipient session,
+    /// which dominates at large fan-out) exactly when the CPU is the bottleneck, at the price
+    /// of up to this much latency. Ignored when the window is off (0).
+    #[arg(long, env = "VOX_COMMIT_WINDOW_MAX_US")]
+    pub commit_window_max_us: Option<u64>,
     /// Size of the messaging WAL (MiB) from which the writer makes SQLite start it over after a
     /// background checkpoint (default 1). Starting over costs the writer a short pause (it
     /// copies what the checkpoint missed and syncs the database file); a quiet server never
@@ -107,6 +115,14 @@ pub struct ServeArgs {
 /// See [`ServeArgs::commit_window_us`]. Measured with `vox-bench` (N=100, R=10k, same window
 /// of time): 0 → 0.92 µs server CPU per delivery, p99 32 ms durable; 3000 → 0.76 µs, p99 11 ms.
 pub const DEFAULT_COMMIT_WINDOW_US: u64 = 2000;
+
+// `--commit-window-max-us` defaults to the window itself (no widening). Measured with
+// `vox-bench` on the 2-vCPU VM (2026-11-26, two alternating 20 s runs each): N=100 R=10k with
+// 2000..5000 the window reached 5000 within 3 s; server CPU per delivery 0.80-0.84 µs against
+// 0.87-0.92 fixed at 2000, but the median rose from 2.6-4.0 to 5.4-6.4 ms and the p99 was
+// worse in three runs of four. N=10 R=20k (the server at ~54 % of a core) stayed at 2000 and
+// measured the same as the fixed window. So it is a choice for CPU-bound deployments, not a
+// default.
 
 /// The same keys, read from the TOML file.
 #[derive(Debug, Default, Deserialize)]
@@ -136,6 +152,7 @@ struct FileConfig {
     max_unacked_frames: Option<usize>,
     no_fsync: Option<bool>,
     commit_window_us: Option<u64>,
+    commit_window_max_us: Option<u64>,
     wal_restart_mb: Option<u64>,
 }
 
@@ -180,6 +197,9 @@ pub struct Config {
     pub max_unacked_frames: usize,
     /// See [`ServeArgs::commit_window_us`].
     pub commit_window: std::time::Duration,
+    /// See [`ServeArgs::commit_window_max_us`]; never below `commit_window`, zero when the
+    /// window is off.
+    pub commit_window_max: std::time::Duration,
     /// See [`ServeArgs::wal_restart_mb`] (bytes).
     pub wal_restart_bytes: u64,
     /// Folder for generated files (dev certificate, temporary database).
@@ -256,6 +276,19 @@ impl Config {
         }
         let secs =
             |a: Option<u64>, f: Option<u64>, d: u64| Duration::from_secs(a.or(f).unwrap_or(d));
+        let commit_window_us = args
+            .commit_window_us
+            .or(file.commit_window_us)
+            .unwrap_or(DEFAULT_COMMIT_WINDOW_US)
+            .min(1_000_000);
+        let commit_window_max_us = if commit_window_us == 0 {
+            0
+        } else {
+            args.commit_window_max_us
+                .or(file.commit_window_max_us)
+                .unwrap_or(commit_window_us)
+                .clamp(commit_window_us, 1_000_000)
+        };
         Ok(Config {
             dev,
             listen: args.listen.or(file.listen).unwrap_or(default_listen),
@@ -333,13 +366,52 @@ impl Config {
                 .unwrap_or(1)
                 .clamp(1, 1 << 20)
                 << 20,
-            commit_window: std::time::Duration::from_micros(
-                args.commit_window_us
-                    .or(file.commit_window_us)
-                    .unwrap_or(DEFAULT_COMMIT_WINDOW_US)
-                    .min(1_000_000),
-            ),
+            commit_window: std::time::Duration::from_micros(commit_window_us),
+            commit_window_max: std::time::Duration::from_micros(commit_window_max_us),
             data_dir,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn resolve(tweak: impl FnOnce(&mut ServeArgs)) -> Config {
+        let dir = std::env::temp_dir();
+        let mut a = ServeArgs {
+            db: Some(dir.join("vox-config-test.sqlite3")),
+            ..Default::default()
+        };
+        tweak(&mut a);
+        Config::resolve(&a).expect("config")
+    }
+
+    #[test]
+    fn commit_window_bounds() {
+        let c = resolve(|_| {});
+        assert_eq!(
+            c.commit_window,
+            Duration::from_micros(DEFAULT_COMMIT_WINDOW_US)
+        );
+        assert_eq!(
+            c.commit_window_max, c.commit_window,
+            "a fixed window by default"
+        );
+        // Off means off: no adaptive window either.
+        let c = resolve(|a| a.commit_window_us = Some(0));
+        assert_eq!(
+            (c.commit_window, c.commit_window_max),
+            (Duration::ZERO, Duration::ZERO)
+        );
+        // A maximum below the window is the window (a fixed window).
+        let c = resolve(|a| {
+            a.commit_window_us = Some(3000);
+            a.commit_window_max_us = Some(1000);
+        });
+        assert_eq!(c.commit_window_max, Duration::from_micros(3000));
+        let c = resolve(|a| a.commit_window_max_us = Some(8000));
+        assert_eq!(c.commit_window_max, Duration::from_micros(8000));
     }
 }

@@ -123,6 +123,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, String> {
             max_batch: 512,
             queue: 65536,
             commit_window: config.commit_window,
+            commit_window_max: config.commit_window_max,
             wal_restart_bytes: config.wal_restart_bytes,
         },
         config.msg_rate,

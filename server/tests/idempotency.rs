@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[tokio::test]
 async fn a_resent_write_is_executed_once_and_answered_the_same() {

@@ -1251,8 +1251,8 @@ async fn pipelined_sends_and_other_writes_share_one_gap_free_sequence() {
     pipelined_writes(0).await;
 }
 
-/// The same with a 5 ms group commit window (the default is 2 ms): batches are bigger, nothing
-/// else changes.
+/// The same with a 5 ms group commit window (the default is 2 ms) that may widen to 8 ms while
+/// the process is busy: batches are bigger, nothing else changes.
 #[tokio::test]
 async fn pipelined_writes_with_a_commit_window() {
     pipelined_writes(5_000).await;
@@ -1263,6 +1263,7 @@ async fn pipelined_writes(commit_window_us: u64) {
         a.msg_rate_per_second = Some(0);
         a.msg_rate_per_minute = Some(0);
         a.commit_window_us = Some(commit_window_us);
+        a.commit_window_max_us = Some(8_000);
     })
     .await;
     let mut a = Chat::login(&ts, "user1").await;

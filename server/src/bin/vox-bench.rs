@@ -14,7 +14,9 @@
 //! worker (`TOKIO_WORKER_THREADS=1`, NATS: `GOMAXPROCS=1`), this generator to CPU 1 on a
 //! single-threaded runtime. Targets: `vox` (acknowledged = committed, `synchronous=FULL`),
 //! `vox-nofsync` (persistence off: `--no-fsync`), `nats` (`nats-server`, core pub/sub).
-//! `--commit-window-us N` sets the server's group commit window (default: the server's, 2000).
+//! `--commit-window-us N` sets the server's group commit window (default: the server's, 2000) and
+//! `--commit-window-max-us N` how far it may widen while the server is busy (the server's
+//! default: not at all).
 //! `VOX_BENCH_TRACE=FILE` writes a sample of (sent at, latency) pairs per target to `FILE.<target>`
 //! (1 in 64 messages, every member's delivery), to see whether slow deliveries cluster in time.
 //!
@@ -58,6 +60,7 @@ struct Opts {
     idle: usize,
     pin: bool,
     commit_window_us: Option<u64>,
+    commit_window_max_us: Option<u64>,
 }
 
 fn parse_args() -> Opts {
@@ -76,6 +79,7 @@ fn parse_args() -> Opts {
         idle: 0,
         pin: true,
         commit_window_us: None,
+        commit_window_max_us: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -86,6 +90,10 @@ fn parse_args() -> Opts {
             "--senders" => o.senders = v.parse().expect("--senders N"),
             "--commit-window-us" => {
                 o.commit_window_us = Some(v.parse().expect("--commit-window-us MICROSECONDS"))
+            }
+            "--commit-window-max-us" => {
+                o.commit_window_max_us =
+                    Some(v.parse().expect("--commit-window-max-us MICROSECONDS"))
             }
             "--rate" => o.rate = v.parse().expect("--rate msgs/s"),
             "--secs" => o.secs = v.parse().expect("--secs S"),
@@ -101,7 +109,8 @@ fn parse_args() -> Opts {
             "-h" | "--help" => {
                 println!(
                     "vox-bench [--members 100] [--senders 10] [--rate 10000] [--secs 30] [--warmup 5] \
-                     [--targets vox,vox-nofsync,nats] [--server-bin PATH] [--idle N] [--no-pin]"
+                     [--targets vox,vox-nofsync,nats] [--server-bin PATH] [--idle N] [--no-pin] \
+                     [--commit-window-us N] [--commit-window-max-us N]"
                 );
                 std::process::exit(0);
             }
@@ -416,6 +425,11 @@ fn start_server(o: &Opts, durable: bool) -> Server {
     .args(
         o.commit_window_us
             .map(|w| vec!["--commit-window-us".to_owned(), w.to_string()])
+            .unwrap_or_default(),
+    )
+    .args(
+        o.commit_window_max_us
+            .map(|w| vec!["--commit-window-max-us".to_owned(), w.to_string()])
             .unwrap_or_default(),
     )
     .arg("--db")

@@ -126,6 +126,8 @@ pub struct StoreOptions {
     /// Group commit window: a batch starts at least this long after the previous one started
     /// (zero: at once). See `--commit-window-us`.
     pub commit_window: Duration,
+    /// How wide the window may grow while the process is busy (see [`WindowControl`]).
+    pub commit_window_max: Duration,
     /// WAL size at which the writer starts the log over (see `checkpointer`).
     pub wal_restart_bytes: u64,
 }
@@ -280,7 +282,7 @@ impl MsgStore {
             hot: HotConvs::default(),
             poisoned: poisoned.clone(),
             max_batch: opts.max_batch.max(1),
-            commit_window: opts.commit_window,
+            window: WindowControl::new(opts.commit_window, opts.commit_window_max),
             catch_up,
             last_prune: 0,
             dedup,
@@ -390,7 +392,7 @@ struct Writer {
     members: HashMap<i64, Members>,
     poisoned: Arc<AtomicBool>,
     max_batch: usize,
-    commit_window: Duration,
+    window: WindowControl,
     /// Set by the checkpointer after a complete checkpoint: copy what was committed meanwhile
     /// before the next batch, so that its transaction starts the WAL over (see `checkpointer`).
     catch_up: Arc<AtomicBool>,
@@ -407,11 +409,12 @@ impl Writer {
         let mut batch: Vec<WriteJob> = Vec::with_capacity(self.max_batch);
         let mut last_start = std::time::Instant::now();
         while let Some(first) = rx.blocking_recv() {
-            if !self.commit_window.is_zero() {
+            let window = self.window.window(std::time::Instant::now());
+            if !window.is_zero() {
                 // Group commit window: under load, let the next batch gather for the rest of
                 // the window (a paced start, not a synchronisation: nothing waits on a flag);
                 // after a quiet spell the window is long over and the batch starts at once.
-                let open_until = last_start + self.commit_window;
+                let open_until = last_start + window;
                 let now = std::time::Instant::now();
                 if open_until > now {
                     std::thread::sleep(open_until - now);
@@ -574,6 +577,100 @@ impl Writer {
                 finish_job(job, Err(ErrorCode::Internal.into()));
             }
         }
+    }
+}
+
+/// The group commit window, widened while the CPU is the bottleneck.
+///
+/// A wider window makes every batch carry more messages: one commit, one fsync and — what
+/// dominates at large fan-out — one socket write per recipient session for all of them, so the
+/// CPU per delivery falls; but each message may wait up to the window longer. That trade pays
+/// only when the CPU is scarce. So every [`WindowControl::PERIOD`] the writer compares the
+/// process's CPU time with what it may use (wall time × the CPUs it may run on): above
+/// [`WindowControl::BUSY`] the window grows by [`WindowControl::STEP`] up to `max`, below
+/// [`WindowControl::IDLE`] it shrinks back towards `min`; in between it stays.
+#[derive(Debug)]
+struct WindowControl {
+    min: Duration,
+    max: Duration,
+    current: Duration,
+    cpus: f64,
+    /// Start of the current period: wall clock and process CPU time.
+    since: std::time::Instant,
+    cpu_since: Option<Duration>,
+}
+
+impl WindowControl {
+    const PERIOD: Duration = Duration::from_millis(100);
+    const STEP: Duration = Duration::from_micros(250);
+    const BUSY: f64 = 0.70;
+    const IDLE: f64 = 0.50;
+
+    fn new(min: Duration, max: Duration) -> Self {
+        WindowControl {
+            min,
+            max: max.max(min),
+            current: min,
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
+            since: std::time::Instant::now(),
+            cpu_since: process_cpu_time(),
+        }
+    }
+
+    /// The window for a batch starting at `now`.
+    fn window(&mut self, now: std::time::Instant) -> Duration {
+        if self.max == self.min {
+            return self.min;
+        }
+        let wall = now.saturating_duration_since(self.since);
+        if wall >= Self::PERIOD {
+            let cpu = process_cpu_time();
+            if let (Some(c0), Some(c1)) = (self.cpu_since, cpu) {
+                let share = c1.saturating_sub(c0).as_secs_f64() / (wall.as_secs_f64() * self.cpus);
+                let next = self.next(share);
+                if next != self.current {
+                    tracing::debug!(
+                        target: "vox_batch",
+                        window_us = next.as_micros() as u64,
+                        cpu_share = (share * 100.0).round(),
+                        "commit window"
+                    );
+                    self.current = next;
+                }
+            }
+            self.since = now;
+            self.cpu_since = cpu;
+        }
+        self.current
+    }
+
+    /// The window after a period in which the process used `share` of the CPU it may use.
+    fn next(&self, share: f64) -> Duration {
+        if share > Self::BUSY {
+            (self.current + Self::STEP).min(self.max)
+        } else if share < Self::IDLE {
+            self.current.saturating_sub(Self::STEP).max(self.min)
+        } else {
+            self.current
+        }
+    }
+}
+
+/// CPU time used so far by the whole process (all threads), where the platform tells.
+fn process_cpu_time() -> Option<Duration> {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+        (rc == 0).then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    }
+    #[cfg(not(unix))]
+    {
+        None
     }
 }
 
@@ -2350,4 +2447,69 @@ pub fn events_in(
         }
     };
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn the_window_widens_while_busy_and_narrows_when_idle() {
+        let mut w = WindowControl::new(2 * MS, 5 * MS);
+        assert_eq!(w.current, 2 * MS);
+        let mut seen = vec![];
+        for _ in 0..20 {
+            w.current = w.next(0.9);
+            seen.push(w.current.as_micros());
+        }
+        // 250 µs per busy period, never past the maximum.
+        assert_eq!(&seen[..4], [2250, 2500, 2750, 3000]);
+        assert_eq!(w.current, 5 * MS);
+        // Between the two thresholds it holds.
+        assert_eq!(w.next(0.6), 5 * MS);
+        assert_eq!(w.next(WindowControl::BUSY), 5 * MS);
+        assert_eq!(w.next(WindowControl::IDLE), 5 * MS);
+        for _ in 0..20 {
+            w.current = w.next(0.1);
+        }
+        assert_eq!(w.current, 2 * MS, "back to the minimum, not below");
+    }
+
+    #[test]
+    fn the_window_follows_the_process_cpu_time_once_per_period() {
+        let mut w = WindowControl::new(2 * MS, 5 * MS);
+        let now = Instant::now();
+        assert!(
+            process_cpu_time().is_some(),
+            "process CPU time on this platform"
+        );
+        // A period in which the process used far more CPU than it may (all it ever used, on a
+        // sliver of a CPU): busy.
+        w.since = now - 2 * WindowControl::PERIOD;
+        w.cpu_since = Some(Duration::ZERO);
+        w.cpus = 1e-9;
+        assert_eq!(w.window(now), Duration::from_micros(2250));
+        // Within the next period nothing is re-evaluated.
+        assert_eq!(
+            w.window(now + WindowControl::PERIOD / 2),
+            Duration::from_micros(2250)
+        );
+        // A period in which it used none: idle.
+        w.since = now - 2 * WindowControl::PERIOD;
+        w.cpu_since = process_cpu_time().map(|c| c + Duration::from_secs(100));
+        assert_eq!(w.window(now), 2 * MS);
+    }
+
+    #[test]
+    fn a_fixed_window_never_moves() {
+        let mut w = WindowControl::new(3 * MS, 3 * MS);
+        w.since = Instant::now() - 2 * WindowControl::PERIOD;
+        w.cpu_since = Some(Duration::ZERO);
+        assert_eq!(w.window(Instant::now()), 3 * MS);
+        let mut off = WindowControl::new(Duration::ZERO, Duration::ZERO);
+        assert_eq!(off.window(Instant::now()), Duration::ZERO);
+    }
 }

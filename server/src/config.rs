@@ -96,8 +96,8 @@ pub struct ServeArgs {
     #[arg(long, env = "VOX_COMMIT_WINDOW_US")]
     pub commit_window_us: Option<u64>,
     /// Widest group commit window in microseconds (default: `--commit-window-us`, a fixed
-    /// window). Above it, while the server process uses more than 70 % of the CPU it may run
-    /// on, the window widens by 250 µs every 100 ms up to this, and narrows back below 50 %:
+    /// window). When it is wider, then while the server process uses more than 70 % of the
+    /// CPU it may run on, the window widens by 250 µs every 100 ms up to this, and narrows back below 50 %:
     /// bigger batches amortise more per-batch work (one socket write per recipient session,
     /// which dominates at large fan-out) exactly when the CPU is the bottleneck, at the price
     /// of up to this much latency. Ignored when the window is off (0).

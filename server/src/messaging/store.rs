@@ -9,17 +9,17 @@
 //! so it leaves no trace and takes no `seq`. `sendMessage`, the hot path, runs without a
 //! savepoint: it finishes every check before its first write, so a refused message has nothing
 //! to roll back (and one that fails after writing fails the whole batch, below). Then the
-//! transaction commits (one fsync for the
-//! whole batch with `synchronous=FULL`), and only **after** the commit is the batch handed to
-//! the publisher thread, which gives the jobs' events to the sessions in commit order (while the
-//! writer already works on the next batch). A conversation's events therefore reach every
-//! session in `seq` order, and nothing is announced that a crash could still lose.
+//! transaction commits (one fsync for the whole batch with `synchronous=FULL`), and only
+//! **after** the commit is the batch handed to the publisher thread, which gives the jobs'
+//! events to the sessions in commit order (while the writer already works on the next batch).
+//! A conversation's events therefore reach every session in `seq` order, and nothing is
+//! announced that a crash could still lose.
 //!
 //! If a commit fails, or a `sendMessage` fails after its first write (a storage error or a bug;
 //! the transaction is rolled back whole), the store is **poisoned**: the batch's requests get
-//! error 500, later write
-//! requests error 30, and the process should be restarted (it reloads the committed state).
-//! Continuing after a failed fsync could announce state that is not on disk.
+//! error 500, later write requests error 30, and the process should be restarted (it reloads
+//! the committed state). Continuing after a failed fsync could announce state that is not on
+//! disk.
 //!
 //! # Reads
 //! Reads (`getUser`, `getConversation`, `retransmitEvents`, …) run on [`StoreOptions::readers`]

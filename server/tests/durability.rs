@@ -76,40 +76,17 @@ async fn acknowledged_events_survive_sigkill() {
 
     let (mut child, addr) = spawn_server_binary(&db);
     let mut b = Chat::login_at(addr, "user2").await;
-    let g = b
-        .call_ok(
-            "getConversation",
-            json!({"uuid": conv}),
-            "onGetConversation",
-        )
-        .await;
-    let last = g["seq"].as_u64().unwrap();
+    let last = b.last_seq(&conv).await;
     let max_acked = *acked.keys().last().unwrap();
     assert!(
         last >= max_acked,
         "last seq {last} < acknowledged {max_acked}"
     );
-    // Read the whole history back, 100 at a time: gap-free 1..=last.
+    // Read the whole history back: gap-free 1..=last.
     let mut history: BTreeMap<u64, Value> = BTreeMap::new();
-    let mut from = 1;
-    while from <= last {
-        let u = b
-            .send(
-                "retransmitEvents",
-                json!({"conversation": conv, "events_from": from, "count": 100}),
-            )
-            .await;
-        let head = b.reply(&u).await;
-        let n = head["payload"]["count"].as_u64().unwrap() as usize;
-        assert!(n > 0, "{head}");
-        let mut frames = vec![head];
-        frames.extend(b.replies(&u, n - 1).await);
-        for f in frames {
-            let inner = f["payload"]["object"].clone();
-            let seq = inner["payload"]["seq"].as_u64().unwrap();
-            assert!(history.insert(seq, inner).is_none(), "seq {seq} twice");
-        }
-        from += 100;
+    for inner in b.history(&conv).await {
+        let seq = inner["payload"]["seq"].as_u64().unwrap();
+        assert!(history.insert(seq, inner).is_none(), "seq {seq} twice");
     }
     let seqs: Vec<u64> = history.keys().copied().collect();
     assert_eq!(

@@ -405,9 +405,8 @@ impl Chat {
         f["payload"].clone()
     }
 
-    /// A conversation's whole event log as this user may see it (`retransmitEvents` from seq 1
-    /// to `getConversation`'s seq, 100 at a time): each event's object, in seq order.
-    pub async fn history(&mut self, conv: &str) -> Vec<Value> {
+    /// A conversation's last seq, as `getConversation` reports it.
+    pub async fn last_seq(&mut self, conv: &str) -> u64 {
         let g = self
             .call_ok(
                 "getConversation",
@@ -415,7 +414,13 @@ impl Chat {
                 "onGetConversation",
             )
             .await;
-        let last = g["seq"].as_u64().unwrap();
+        g["seq"].as_u64().unwrap()
+    }
+
+    /// A conversation's whole event log as this user may see it (`retransmitEvents` from seq 1
+    /// to `getConversation`'s seq, 100 at a time): each event's object, in seq order.
+    pub async fn history(&mut self, conv: &str) -> Vec<Value> {
+        let last = self.last_seq(conv).await;
         let mut out = Vec::new();
         let mut from = 1;
         while from <= last {

@@ -324,7 +324,7 @@ impl Connection {
         }
         let vectored = tokio::io::AsyncWrite::is_write_vectored(socket.get_ref());
         let mut heads = take_write_buf();
-        let mut payloads: Vec<(usize, Arc<str>)> = Vec::new();
+        let mut payloads = take_payload_list();
         let mut result = Ok(());
         while let Some(f) = frame {
             write_ws_header(&mut heads, f.len());
@@ -349,6 +349,7 @@ impl Connection {
             }
         }
         give_write_buf(heads);
+        give_payload_list(payloads);
         result.map_err(|e| Drop {
             code: 1011,
             reason: format!("write failed: {e}"),
@@ -766,6 +767,31 @@ thread_local! {
     /// Write buffers lent to connections for one flush each, so that a busy connection writes
     /// from a warm buffer and an idle one holds none.
     static WRITE_BUFS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The same for the lists of shared payloads a flush gathers (a list grown afresh on every
+    /// flush cost a few reallocations per session wake-up).
+    static PAYLOAD_LISTS: std::cell::RefCell<Vec<PayloadList>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The payloads of one vectored write: where each goes in the header buffer, and the payload.
+type PayloadList = Vec<(usize, Arc<str>)>;
+
+fn take_payload_list() -> PayloadList {
+    PAYLOAD_LISTS
+        .with(|l| l.borrow_mut().pop())
+        .unwrap_or_else(|| Vec::with_capacity(64))
+}
+
+fn give_payload_list(mut list: PayloadList) {
+    if list.capacity() > 2 * MAX_PAYLOADS {
+        return;
+    }
+    list.clear(); // drops the payloads now, not when the list is next used
+    PAYLOAD_LISTS.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.len() < 64 {
+            l.push(list);
+        }
+    });
 }
 
 fn take_write_buf() -> Vec<u8> {

@@ -137,6 +137,7 @@ impl SessionTx {
     pub fn pop_into(&self, out: &mut VecDeque<Arc<str>>, max: usize) {
         let mut q = self.queue.lock().unwrap();
         let n = q.items.len().min(max);
+        out.reserve(n); // one allocation, not one per doubling
         let mut events = 0;
         for (frame, reply) in q.items.drain(..n) {
             events += usize::from(!reply);

@@ -1427,6 +1427,48 @@ async fn a_message_failing_after_its_first_write_leaves_no_trace() {
     assert_eq!(b.say(&conv, "boom, retried").await["seq"], 4);
 }
 
+/// Every other write runs in a savepoint of its own: one that fails after its first write (here
+/// editConversation: the title is updated, then its event is refused by a planted trigger) is
+/// rolled back alone. The initiator gets 500, the title and seq stay as they were, nobody hears
+/// of it, and the next write goes through.
+#[tokio::test]
+async fn a_conversation_edit_failing_after_its_first_write_is_rolled_back_alone() {
+    let ts = start_msg().await;
+    let mut a = Chat::login(&ts, "user1").await;
+    let mut b = Chat::login(&ts, "user2").await;
+    let (conv, _) = a
+        .create(json!({"participants": [{"user_id": U2, "flags": 7}], "title": "Kept"}))
+        .await;
+    assert_eq!(b.expect("onCreateConversation").await["seq"], 1);
+    let planted = rusqlite::Connection::open(ts.dir.path().join("test.sqlite3")).unwrap();
+    planted
+        .execute_batch(
+            "CREATE TRIGGER refuse_edits BEFORE INSERT ON events WHEN NEW.event = 'onEditConversation' \
+             BEGIN SELECT RAISE(ABORT, 'planted fault'); END;",
+        )
+        .unwrap();
+    let r = a
+        .call("editConversation", json!({"uuid": conv, "title": "Lost"}))
+        .await;
+    assert_eq!(r["payload"]["code"], 500, "{r}");
+    let g = b
+        .call_ok(
+            "getConversation",
+            json!({"uuid": conv}),
+            "onGetConversation",
+        )
+        .await;
+    assert_eq!(
+        (&g["object"]["title"], &g["seq"]),
+        (&json!("Kept"), &json!(1)),
+        "{g}"
+    );
+    b.quiet().await;
+    // Not poisoned: the next write takes the next seq.
+    assert_eq!(a.say(&conv, "still here").await["seq"], 2);
+    assert_eq!(b.expect("onSendMessage").await["seq"], 2);
+}
+
 /// Under a steady stream of writes the WAL starts over after each background checkpoint instead
 /// of growing with everything ever written (a checkpoint alone never catches up with a writer
 /// that commits while it runs: 20 000 msgs/s for 20 s once left an 800 MB WAL). Writes until

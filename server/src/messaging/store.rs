@@ -460,7 +460,7 @@ impl Writer {
         let started = std::time::Instant::now();
         let mut executed = started;
         let outcome = (|| -> rusqlite::Result<()> {
-            let mut tx = self
+            let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             if prune {
@@ -484,25 +484,40 @@ impl Writer {
                     self.hot.flush_and_forget(&tx)?;
                 }
                 self.hot.begin_job();
-                if message {
-                    // No savepoint for a message: it makes every check before its first
-                    // write, so a refused message has written nothing and needs no rollback
-                    // (a savepoint per job made SQLite copy the tail page of every table it
-                    // touched into the sub-journal: ~15 % of the writer's time). Should one
-                    // fail after writing (only a storage error or a bug can), the batch's
-                    // transaction is rolled back whole and the store poisoned, as for a
-                    // failed commit: nothing half-done is ever committed.
-                    let before = tx.total_changes();
-                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        execute(&tx, &mut self.members, &mut self.hot, &mut self.dedup, job)
-                    }))
-                    .unwrap_or_else(|_| {
-                        tracing::error!("a messaging write panicked; refused with 500");
-                        Err(ErrorCode::Internal.into())
-                    });
-                    if let Err(e) = &r {
-                        self.hot.undo_job();
-                        if tx.total_changes() != before {
+                // Every job but a message runs in its own savepoint, so a refused job leaves no
+                // trace and takes no seq. A message does not: it makes every check before its
+                // first write, so a refused message has written nothing to roll back (a
+                // savepoint per message made SQLite copy the tail page of every table it
+                // touched into the sub-journal: ~15 % of the writer's time). Should one fail
+                // after writing (only a storage error or a bug can), the batch's transaction is
+                // rolled back whole and the store poisoned, as for a failed commit.
+                let savepoint = !message;
+                if savepoint {
+                    tx.prepare_cached("SAVEPOINT job")?.execute([])?;
+                }
+                let before = tx.total_changes();
+                // A bug in a handler must not take the writer (and every later write) down:
+                // a panicking job is refused with 500 and rolled back like any refused job.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    execute(&tx, &mut self.members, &mut self.hot, &mut self.dedup, job)
+                }))
+                .unwrap_or_else(|_| {
+                    tracing::error!("a messaging write panicked; refused with 500");
+                    Err(ErrorCode::Internal.into())
+                });
+                match r {
+                    Ok(p) => {
+                        if savepoint {
+                            tx.prepare_cached("RELEASE job")?.execute([])?;
+                        }
+                        results.push(Ok(p));
+                    }
+                    Err(e) => {
+                        if savepoint {
+                            // Rolls the job back: no trace, no seq.
+                            tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
+                            tx.prepare_cached("RELEASE job")?.execute([])?;
+                        } else if tx.total_changes() != before {
                             return Err(rusqlite::Error::SqliteFailure(
                                 rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
                                 Some(format!(
@@ -511,30 +526,6 @@ impl Writer {
                                 )),
                             ));
                         }
-                        if e.code == ErrorCode::Internal {
-                            self.members.clear();
-                        }
-                    }
-                    results.push(r);
-                    continue;
-                }
-                let sp = tx.savepoint()?;
-                // A bug in a handler must not take the writer (and every later write) down:
-                // a panicking job is refused with 500 and rolled back like any refused job.
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    execute(&sp, &mut self.members, &mut self.hot, &mut self.dedup, job)
-                }))
-                .unwrap_or_else(|_| {
-                    tracing::error!("a messaging write panicked; refused with 500");
-                    Err(ErrorCode::Internal.into())
-                });
-                match r {
-                    Ok(p) => {
-                        sp.commit()?;
-                        results.push(Ok(p));
-                    }
-                    Err(e) => {
-                        drop(sp); // rolls the job back: no trace, no seq
                         self.hot.undo_job();
                         if e.code == ErrorCode::Internal {
                             self.members.clear();

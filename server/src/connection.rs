@@ -18,6 +18,7 @@ use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::thread::LocalKey;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
@@ -323,8 +324,8 @@ impl Connection {
             return Ok(());
         }
         let vectored = tokio::io::AsyncWrite::is_write_vectored(socket.get_ref());
-        let mut heads = take_write_buf();
-        let mut payloads = take_payload_list();
+        let mut heads = take_pooled(&WRITE_BUFS, WRITE_CHUNK + 4096);
+        let mut payloads = take_pooled(&PAYLOAD_LISTS, 64);
         let mut result = Ok(());
         while let Some(f) = frame {
             write_ws_header(&mut heads, f.len());
@@ -348,8 +349,8 @@ impl Connection {
                 }
             }
         }
-        give_write_buf(heads);
-        give_payload_list(payloads);
+        give_pooled(&WRITE_BUFS, heads, 4 * WRITE_CHUNK);
+        give_pooled(&PAYLOAD_LISTS, payloads, 2 * MAX_PAYLOADS);
         result.map_err(|e| Drop {
             code: 1011,
             reason: format!("write failed: {e}"),
@@ -766,49 +767,33 @@ const WRITE_CHUNK: usize = 64 * 1024;
 thread_local! {
     /// Write buffers lent to connections for one flush each, so that a busy connection writes
     /// from a warm buffer and an idle one holds none.
-    static WRITE_BUFS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+    static WRITE_BUFS: Pool<u8> = const { std::cell::RefCell::new(Vec::new()) };
     /// The same for the lists of shared payloads a flush gathers (a list grown afresh on every
     /// flush cost a few reallocations per session wake-up).
-    static PAYLOAD_LISTS: std::cell::RefCell<Vec<PayloadList>> = const { std::cell::RefCell::new(Vec::new()) };
+    static PAYLOAD_LISTS: Pool<(usize, Arc<str>)> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// The payloads of one vectored write: where each goes in the header buffer, and the payload.
-type PayloadList = Vec<(usize, Arc<str>)>;
+/// A thread's spare vectors of one kind (at most [`POOLED`]).
+type Pool<T> = std::cell::RefCell<Vec<Vec<T>>>;
+const POOLED: usize = 64;
 
-fn take_payload_list() -> PayloadList {
-    PAYLOAD_LISTS
-        .with(|l| l.borrow_mut().pop())
-        .unwrap_or_else(|| Vec::with_capacity(64))
+/// A spare vector from `pool`, or a new one with room for `capacity`.
+fn take_pooled<T: 'static>(pool: &'static LocalKey<Pool<T>>, capacity: usize) -> Vec<T> {
+    pool.with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| Vec::with_capacity(capacity))
 }
 
-fn give_payload_list(mut list: PayloadList) {
-    if list.capacity() > 2 * MAX_PAYLOADS {
+/// Give `v` back to `pool` emptied (its elements are dropped now), unless it grew past
+/// `max_capacity`.
+fn give_pooled<T: 'static>(pool: &'static LocalKey<Pool<T>>, mut v: Vec<T>, max_capacity: usize) {
+    if v.capacity() > max_capacity {
         return;
     }
-    list.clear(); // drops the payloads now, not when the list is next used
-    PAYLOAD_LISTS.with(|l| {
-        let mut l = l.borrow_mut();
-        if l.len() < 64 {
-            l.push(list);
-        }
-    });
-}
-
-fn take_write_buf() -> Vec<u8> {
-    WRITE_BUFS
-        .with(|b| b.borrow_mut().pop())
-        .unwrap_or_else(|| Vec::with_capacity(WRITE_CHUNK + 4096))
-}
-
-fn give_write_buf(mut buf: Vec<u8>) {
-    if buf.capacity() > 4 * WRITE_CHUNK {
-        return;
-    }
-    buf.clear();
-    WRITE_BUFS.with(|b| {
-        let mut b = b.borrow_mut();
-        if b.len() < 64 {
-            b.push(buf);
+    v.clear();
+    pool.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOLED {
+            p.push(v);
         }
     });
 }

@@ -125,6 +125,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, String> {
             commit_window: config.commit_window,
             commit_window_max: config.commit_window_max,
             wal_restart_bytes: config.wal_restart_bytes,
+            request_log_secs: config.request_log_secs,
         },
         config.msg_rate,
         config.session_queue,

@@ -106,6 +106,63 @@ async fn a_resent_write_is_executed_once_and_answered_the_same() {
     assert_eq!(texts, ["once", "now", "mine"]);
 }
 
+/// `--request-log-secs` bounds how long a write is remembered: resent within it, the write is
+/// answered the same; resent after it, it is a new request (and its old row has left the
+/// table).
+#[tokio::test]
+async fn a_write_resent_after_the_request_log_forgot_it_runs_again() {
+    let ts = start_with(|a| {
+        a.msg_rate_per_second = Some(0);
+        a.msg_rate_per_minute = Some(0);
+        a.request_log_secs = Some(1);
+    })
+    .await;
+    let mut a = Chat::login(&ts, "user1").await;
+    let (conv, _) = a
+        .create(json!({"participants": [{"user_id": U2, "flags": 7}], "title": "Forget"}))
+        .await;
+    let mu = uuid::Uuid::new_v4().to_string();
+    let send = json!({"text": "again", "conversation": conv, "payload": []});
+    a.send_as(&mu, "sendMessage", send.clone()).await;
+    let first = a.reply(&mu).await;
+    assert_eq!(first["payload"]["seq"], 2, "{first}");
+    a.send_as(&mu, "sendMessage", send.clone()).await;
+    assert_eq!(a.reply(&mu).await, first, "resent within the window");
+
+    // The log counts whole seconds: a little over two of them puts the write past one second
+    // of age whatever the clock's phase. (Waiting for time to pass is the point here.)
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    a.send_as(&mu, "sendMessage", send).await;
+    let later = a.reply(&mu).await;
+    assert_eq!(
+        later["payload"]["seq"], 3,
+        "forgotten, so run again: {later}"
+    );
+    assert_ne!(
+        later["payload"]["object"]["uuid"],
+        first["payload"]["object"]["uuid"]
+    );
+
+    let db = rusqlite::Connection::open(ts.dir.path().join("test.sqlite3")).unwrap();
+    let rows: Vec<i64> = db
+        .prepare("SELECT first_seq FROM request_log WHERE request_uuid = ?1")
+        .unwrap()
+        .query_map([&mu], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, [3], "the expired row is pruned, the new one kept");
+    a.quiet().await;
+    let texts: Vec<String> = a
+        .history(&conv)
+        .await
+        .iter()
+        .filter(|e| e["event"] == "onSendMessage")
+        .map(|e| e["payload"]["object"]["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(texts, ["again", "again"]);
+}
+
 #[tokio::test]
 async fn a_resent_write_is_answered_from_the_log_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();

@@ -131,6 +131,8 @@ pub struct StoreOptions {
     pub commit_window_max: Duration,
     /// WAL size at which the writer starts the log over (see `checkpointer`).
     pub wal_restart_bytes: u64,
+    /// How long a seq-taking write is remembered for resends (seconds; see [`Dedup`]).
+    pub request_log_secs: i64,
 }
 
 /// The messaging store: a writer thread and a read pool.
@@ -349,8 +351,9 @@ impl MsgStore {
                 }
             })
             .map_err(|e| format!("cannot start the messaging publisher: {e}"))?;
-        let dedup =
-            Dedup::load(&writer, now()).map_err(|e| format!("cannot read the request log: {e}"))?;
+        let retention = opts.request_log_secs.max(1);
+        let dedup = Dedup::load(&writer, now(), retention)
+            .map_err(|e| format!("cannot read the request log: {e}"))?;
         let w = Writer {
             conn: writer,
             publisher: ptx,
@@ -360,7 +363,6 @@ impl MsgStore {
             max_batch: opts.max_batch.max(1),
             window: WindowControl::new(opts.commit_window, opts.commit_window_max),
             catch_up,
-            last_prune: 0,
             dedup,
         };
         std::thread::Builder::new()
@@ -472,8 +474,6 @@ struct Writer {
     /// Set by the checkpointer after a complete checkpoint: copy what was committed meanwhile
     /// before the next batch, so that its transaction starts the WAL over (see `checkpointer`).
     catch_up: Arc<AtomicBool>,
-    /// When the request log was last pruned (UNIX seconds).
-    last_prune: i64,
     /// The request log's index, in memory (see [`Dedup`]).
     dedup: Dedup,
     /// `sendMessage`'s conversation ids and seqs (see [`HotConvs`]).
@@ -541,27 +541,20 @@ impl Writer {
     fn run_batch(&mut self, batch: &mut Vec<WriteJob>) {
         let mut results: Vec<Res<Vec<Publish>>> = Vec::with_capacity(batch.len());
         let ts = now();
-        let prune = ts - self.last_prune >= DEDUP_PRUNE_EVERY_SECS;
         let started = std::time::Instant::now();
         let mut executed = started;
         let outcome = (|| -> rusqlite::Result<()> {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if prune {
-                self.dedup.prune(ts - DEDUP_RETENTION_SECS);
-                let n = tx
-                    .prepare_cached(
-                        // Expired rows are a prefix of the rowid order: find where it ends
-                        // without scanning the rest.
-                        "DELETE FROM request_log WHERE id < coalesce(\
-                           (SELECT id FROM request_log WHERE created_at >= ?1 ORDER BY id LIMIT 1), \
-                           (SELECT max(id) + 1 FROM request_log))",
-                    )?
-                    .execute([ts - DEDUP_RETENTION_SECS])?;
-                if n > 0 {
-                    tracing::debug!(rows = n, "request log pruned");
-                }
+            // Forget expired requests a little in every batch: the index a few shards at a
+            // time, the table at most a few rows more than the batch adds. (Once a minute, all
+            // at once, would delete a minute of writes in one transaction: 1.2 M rows at
+            // 20 000 msgs/s.)
+            self.dedup.prune_some(ts, DEDUP_SHARDS_PER_BATCH);
+            let n = prune_request_log(&tx, self.dedup.cutoff, 2 * batch.len() + 64)?;
+            if n > 0 {
+                tracing::trace!(target: "vox_batch", rows = n, "request log pruned");
             }
             for job in batch.iter() {
                 let message = matches!(&job.op, WriteOp::Request(Request::SendMessage(_)));
@@ -623,9 +616,6 @@ impl Writer {
             executed = std::time::Instant::now();
             tx.commit()
         })();
-        if prune && outcome.is_ok() {
-            self.last_prune = ts;
-        }
         // Off by default; `VOX_LOG=vox_batch=trace` shows batch sizes and commit (fsync) times.
         tracing::trace!(
             target: "vox_batch",
@@ -790,13 +780,38 @@ fn publish_committed(hub: &Hub, batch: Committed) {
 
 /// How long the request log (`request_log`, migration 0003) remembers a write, so that a resent
 /// request is answered instead of running again. A client resends only while a request is
-/// pending (this SDK times requests out after 20 s), so ten minutes is ample; the in-memory
+/// pending (this SDK times requests out after 20 s), so ten minutes (the default of
+/// `--request-log-secs`) is ample; the in-memory
 /// index holds one entry per write of that window (~100 bytes each: ~40 MB after 20 s at
 /// 20 000 msgs/s, measured with vox-bench; split into shards, ~40 bytes more while it grows:
 /// the shards' outgrown tables stay in the heap).
 pub const DEDUP_RETENTION_SECS: i64 = 600;
-/// How often (at most) the writer prunes the request log.
-const DEDUP_PRUNE_EVERY_SECS: i64 = 60;
+/// Shards of the request index the writer prunes per batch (all of them every 32 batches).
+const DEDUP_SHARDS_PER_BATCH: usize = 8;
+
+/// Delete the request log's expired rows from its head, at most `budget` of them; returns how
+/// many. Rows are appended in time order, so the expired ones are a prefix of the rowid order:
+/// reading stops at the first row still kept.
+fn prune_request_log(conn: &Connection, cutoff: i64, budget: usize) -> rusqlite::Result<usize> {
+    let mut last = None;
+    {
+        let mut q =
+            conn.prepare_cached("SELECT id, created_at FROM request_log ORDER BY id LIMIT ?1")?;
+        let mut rows = q.query([budget as i64])?;
+        while let Some(r) = rows.next()? {
+            if r.get::<_, i64>(1)? >= cutoff {
+                break;
+            }
+            last = Some(r.get::<_, i64>(0)?);
+        }
+    }
+    match last {
+        Some(id) => conn
+            .prepare_cached("DELETE FROM request_log WHERE id <= ?1")?
+            .execute([id]),
+        None => Ok(0),
+    }
+}
 
 /// The actions whose writes take a conversation seq: each is executed at most once per
 /// `(user, request_uuid)`; a repeat is answered from the request log.
@@ -829,6 +844,8 @@ struct Recorded {
     conv: i64,
     first: u64,
     last: u64,
+    /// When it was recorded (UNIX seconds).
+    at: i64,
 }
 
 /// The request log's index, kept in memory by the writer thread: `(user, request_uuid)` →
@@ -848,6 +865,12 @@ struct Recorded {
 struct Dedup {
     shards: Box<[DedupShard]>,
     hashers: (std::hash::RandomState, std::hash::RandomState),
+    /// Requests recorded before this (UNIX seconds) are forgotten, whether or not their shard
+    /// has been pruned yet.
+    cutoff: i64,
+    retention: i64,
+    /// Next shard to prune.
+    cursor: usize,
 }
 
 /// See [`Dedup`].
@@ -879,34 +902,37 @@ impl std::hash::Hasher for DigestHasher {
 }
 
 impl Dedup {
-    fn new() -> Dedup {
+    fn new(now: i64, retention: i64) -> Dedup {
         Dedup {
             shards: (0..DEDUP_SHARDS).map(|_| DedupShard::default()).collect(),
             hashers: Default::default(),
+            cutoff: now - retention,
+            retention,
+            cursor: 0,
         }
     }
 
-    fn load(conn: &Connection, now: i64) -> rusqlite::Result<Dedup> {
-        let mut d = Dedup::new();
+    fn load(conn: &Connection, now: i64, retention: i64) -> rusqlite::Result<Dedup> {
+        let mut d = Dedup::new(now, retention);
         let mut q = conn.prepare(
             "SELECT user_id, request_uuid, created_at, conv_id, first_seq, last_seq \
              FROM request_log WHERE created_at >= ?1 ORDER BY id",
         )?;
-        let rows = q.query_map([now - DEDUP_RETENTION_SECS], |r| {
+        let rows = q.query_map([now - retention], |r| {
             Ok((
                 r.get::<_, i64>(0)? as UserId,
                 r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
                 Recorded {
                     conv: r.get(3)?,
                     first: r.get::<_, i64>(4)? as u64,
                     last: r.get::<_, i64>(5)? as u64,
+                    at: r.get(2)?,
                 },
             ))
         })?;
         for row in rows {
-            let (user, uuid, at, rec) = row?;
-            d.insert(user, &uuid, at, rec);
+            let (user, uuid, rec) = row?;
+            d.insert(user, &uuid, rec);
         }
         if d.len() > 0 {
             tracing::info!(requests = d.len(), "request log loaded");
@@ -934,19 +960,25 @@ impl Dedup {
         self.shards[(k >> 120) as usize % DEDUP_SHARDS]
             .map
             .get(&k)
+            .filter(|r| r.at >= self.cutoff)
             .copied()
     }
 
-    fn insert(&mut self, user: UserId, request_uuid: &str, at: i64, rec: Recorded) {
+    fn insert(&mut self, user: UserId, request_uuid: &str, rec: Recorded) {
         let k = self.key(user, request_uuid);
         let shard = self.shard(k);
         shard.map.insert(k, rec);
-        shard.order.push_back((at, k));
+        shard.order.push_back((rec.at, k));
     }
 
-    /// Forget requests recorded before `cutoff` (UNIX seconds).
-    fn prune(&mut self, cutoff: i64) {
-        for shard in self.shards.iter_mut() {
+    /// At `now` (UNIX seconds): forget what is older than the retention, and free the memory
+    /// of the next `shards` shards' expired entries.
+    fn prune_some(&mut self, now: i64, shards: usize) {
+        self.cutoff = self.cutoff.max(now - self.retention);
+        for _ in 0..shards.min(DEDUP_SHARDS) {
+            let cutoff = self.cutoff;
+            let shard = &mut self.shards[self.cursor];
+            self.cursor = (self.cursor + 1) % DEDUP_SHARDS;
             while let Some(&(at, k)) = shard.order.front() {
                 if at >= cutoff {
                     break;
@@ -1017,7 +1049,16 @@ fn record_request(
         first as i64,
         last as i64
     ])?;
-    dedup.insert(user, request_uuid, ts, Recorded { conv, first, last });
+    dedup.insert(
+        user,
+        request_uuid,
+        Recorded {
+            conv,
+            first,
+            last,
+            at: ts,
+        },
+    );
     Ok(())
 }
 
@@ -2586,42 +2627,48 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     #[test]
-    fn the_request_index_finds_what_it_recorded_until_pruned() {
-        let mut d = Dedup::new();
-        let rec = |first| Recorded {
+    fn the_request_index_finds_what_it_recorded_until_it_expires() {
+        // Ten seconds of retention, starting at t=100.
+        let mut d = Dedup::new(100, 10);
+        let rec = |first, at| Recorded {
             conv: 7,
             first,
             last: first + 1,
+            at,
         };
-        // Enough entries that every shard grows several times.
+        let user = |i: u64| 1000 + (i % 3) as UserId;
+        // Recorded at t=100..=119, 1 000 per second: enough that every shard grows several
+        // times.
         for i in 0..20_000u64 {
-            d.insert(
-                1000 + (i % 3) as UserId,
-                &format!("req-{i}"),
-                100 + i as i64 / 1000,
-                rec(i),
-            );
+            d.insert(user(i), &format!("req-{i}"), rec(i, 100 + i as i64 / 1000));
         }
         assert_eq!(d.len(), 20_000);
         assert!(
             d.shards.iter().all(|s| !s.map.is_empty()),
             "keys spread over all shards"
         );
-        let hit = d
-            .get(1000 + (12_345 % 3) as UserId, "req-12345")
-            .expect("recorded");
+        let hit = d.get(user(12_345), "req-12345").expect("recorded");
         assert_eq!((hit.conv, hit.first, hit.last), (7, 12_345, 12_346));
         // Another user with the same uuid is another request.
         assert!(d.get(999, "req-12345").is_none());
-        // Recorded at 100..=119: pruning before 110 forgets the first 10 000 and keeps the rest.
-        d.prune(110);
+
+        // At t=120 everything before t=110 has expired: it is never found again, even in
+        // shards whose memory has not been freed yet.
+        d.prune_some(120, 1);
+        assert!(d.get(user(9_999), "req-9999").is_none());
+        assert!(d.get(user(0), "req-0").is_none());
+        assert!(d.get(user(10_000), "req-10000").is_some());
+        // Only shard 0's memory has been freed so far.
+        assert!(d.shards[0].order.iter().all(|&(at, _)| at >= 110));
+        assert!(d.shards[1].order.iter().any(|&(at, _)| at < 110));
+        assert!(d.len() > 10_000 && d.len() < 20_000, "{}", d.len());
+        // A full round over the shards frees all of it.
+        d.prune_some(120, DEDUP_SHARDS);
         assert_eq!(d.len(), 10_000);
-        assert!(
-            d.get(1000, "req-9999").is_none()
-                && d.get(1000 + (9_999 % 3) as UserId, "req-9999").is_none()
-        );
-        assert!(d.get(1000 + (10_000 % 3) as UserId, "req-10000").is_some());
-        d.prune(1_000);
+        // The cutoff never moves back (a clock stepping back does not revive anything).
+        d.prune_some(50, DEDUP_SHARDS);
+        assert!(d.get(user(9_999), "req-9999").is_none());
+        d.prune_some(1_000, DEDUP_SHARDS);
         assert_eq!(d.len(), 0);
     }
 

@@ -111,9 +111,7 @@ async fn a_resent_write_is_executed_once_and_answered_the_same() {
 /// table).
 #[tokio::test]
 async fn a_write_resent_after_the_request_log_forgot_it_runs_again() {
-    let ts = start_with(|a| {
-        a.msg_rate_per_second = Some(0);
-        a.msg_rate_per_minute = Some(0);
+    let ts = start_msg_with(|a| {
         a.request_log_secs = Some(1);
     })
     .await;

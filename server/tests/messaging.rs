@@ -1187,9 +1187,7 @@ async fn http_delete(addr: std::net::SocketAddr, path: &str, key: &str) -> u16 {
 
 #[tokio::test]
 async fn a_slow_session_is_closed_without_slowing_others() {
-    let ts = start_with(|a| {
-        a.msg_rate_per_second = Some(0);
-        a.msg_rate_per_minute = Some(0);
+    let ts = start_msg_with(|a| {
         a.session_queue = Some(8);
     })
     .await;
@@ -1259,9 +1257,7 @@ async fn pipelined_writes_with_a_commit_window() {
 }
 
 async fn pipelined_writes(commit_window_us: u64) {
-    let ts = start_with(|a| {
-        a.msg_rate_per_second = Some(0);
-        a.msg_rate_per_minute = Some(0);
+    let ts = start_msg_with(|a| {
         a.commit_window_us = Some(commit_window_us);
         a.commit_window_max_us = Some(8_000);
     })
@@ -1500,11 +1496,7 @@ struct WalWriter {
 
 impl WalWriter {
     async fn start() -> WalWriter {
-        let ts = start_with(|a| {
-            a.msg_rate_per_second = Some(0);
-            a.msg_rate_per_minute = Some(0);
-        })
-        .await;
+        let ts = start_msg().await;
         let mut a = Chat::login(&ts, "user1").await;
         let (conv, _) = a
             .create(json!({"participants": [{"user_id": U2, "flags": 7}], "title": "WAL"}))

@@ -259,9 +259,15 @@ pub const U3: u64 = 1003;
 
 /// A dev server with the per-session messaging rate limits switched off.
 pub async fn start_msg() -> TestServer {
+    start_msg_with(|_| {}).await
+}
+
+/// [`start_msg`] with more settings.
+pub async fn start_msg_with(tweak: impl FnOnce(&mut ServeArgs)) -> TestServer {
     start_with(|a| {
         a.msg_rate_per_second = Some(0);
         a.msg_rate_per_minute = Some(0);
+        tweak(a);
     })
     .await
 }

@@ -860,8 +860,8 @@ struct Recorded {
 /// hash map grows by rehashing everything into a table twice the size, in one go, on the
 /// writer thread. As one map that stalled a whole batch for 4, 8, 13 and 25 ms at 29 k, 57 k,
 /// 115 k and 229 k entries (vox-bench, 20 000 msgs/s: ten minutes of retention reach 12 M, a
-/// stall of a second or more); split, each step moves 1/256 of that, and the shards reach
-/// their thresholds at different moments.
+/// stall of a second or more); split, each step moves 1/256 of that, and the shards cross
+/// their thresholds spread over many batches (batch exec max 1.4–1.7 ms at 340 k entries).
 struct Dedup {
     shards: Box<[DedupShard]>,
     hashers: (std::hash::RandomState, std::hash::RandomState),

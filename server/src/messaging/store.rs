@@ -984,7 +984,11 @@ impl Dedup {
                     break;
                 }
                 shard.order.pop_front();
-                shard.map.remove(&k);
+                // Unless the same request was recorded again after it expired: then this
+                // entry of the order is stale and the record is the newer one.
+                if shard.map.get(&k).is_some_and(|r| r.at == at) {
+                    shard.map.remove(&k);
+                }
             }
             if shard.map.capacity() > 4 * shard.map.len().max(64) {
                 shard.map.shrink_to_fit();
@@ -2670,6 +2674,17 @@ mod tests {
         assert!(d.get(user(9_999), "req-9999").is_none());
         d.prune_some(1_000, DEDUP_SHARDS);
         assert_eq!(d.len(), 0);
+
+        // A request recorded again after it expired, before its shard was freed, stays
+        // remembered when the stale entry is freed later.
+        let mut d = Dedup::new(100, 10);
+        d.insert(1000, "again", rec(1, 100));
+        d.prune_some(115, 0);
+        assert!(d.get(1000, "again").is_none(), "expired");
+        d.insert(1000, "again", rec(2, 115));
+        d.prune_some(120, DEDUP_SHARDS);
+        assert_eq!(d.get(1000, "again").map(|r| r.first), Some(2));
+        assert_eq!(d.len(), 1);
     }
 
     #[test]
